@@ -1,0 +1,49 @@
+"""Who is making a request: the one object every service takes to decide what is allowed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Accountability:
+    """The caller, as Directus 11 describes it.
+
+    ``roles`` is the caller's role and its ancestors (parent first); ``policies`` the ids of
+    every policy in effect (public policies for anonymous callers). ``admin`` bypasses all
+    permission checks. Services given ``None`` instead of an accountability act as the
+    system itself (no checks), as Directus's services do.
+    """
+
+    user: str | None = None
+    role: str | None = None
+    roles: tuple[str, ...] = ()
+    policies: tuple[str, ...] = ()
+    admin: bool = False
+    app: bool = False
+    ip: str | None = None
+    user_agent: str | None = None
+    origin: str | None = None
+    share: str | None = None
+    session: str | None = None
+    #: extra facts a plugin attached (an OAuth provider's claims, a share's scope...)
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.user is None and self.share is None
+
+    def permission_key(self) -> str:
+        """Identifies the permission set, not the person: callers with the same policies
+        share cached GraphQL schemas and cached answers (when no rule uses $CURRENT_*)."""
+        if self.admin:
+            return "admin"
+        return "p:" + ",".join(sorted(self.policies))
+
+    def with_request(self, ip: str | None, user_agent: str | None, origin: str | None):
+        return replace(self, ip=ip, user_agent=user_agent, origin=origin)
+
+
+#: The accountability of the system itself when a request must act as admin.
+SYSTEM_ADMIN = Accountability(admin=True, app=True)

@@ -1,0 +1,1 @@
+"""Authentication helpers shared by core and auth plugins (token transport, providers)."""

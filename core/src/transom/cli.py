@@ -1,0 +1,177 @@
+"""The ``transom`` command: start, bootstrap, plugins, schema; plugins add more."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+import click
+
+from .errors import StartupError
+
+
+def _make_app(**overrides: Any) -> Any:
+    from .app import create_app
+
+    try:
+        return create_app(overrides or None)
+    except StartupError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _bootstrap(app: Any) -> dict[str, Any]:
+    from .system.bootstrap import bootstrap
+
+    return bootstrap(app.extensions["transom"])
+
+
+def _print_bootstrap(result: dict[str, Any]) -> None:
+    for version in result.get("migrations", []):
+        click.echo(f"applied migration {version}")
+    admin = result.get("admin")
+    if admin:
+        click.echo(f"created admin user {admin['email']}")
+        if admin.get("generated_password"):
+            click.echo(f"  password: {admin['generated_password']}  (generated: keep it safe)")
+
+
+class _Server:
+    """Gunicorn, started in-process; each worker builds its own app (own engine and pool)."""
+
+    def __init__(self, host: str, port: int, workers: int, threads: int) -> None:
+        self.options = {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread" if threads > 1 else "sync",
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": "warning",
+            "timeout": 60,
+            "preload_app": False,
+        }
+
+    def run(self) -> None:
+        from gunicorn.app.base import BaseApplication
+
+        options = self.options
+
+        class App(BaseApplication):  # type: ignore[misc]
+            def load_config(self) -> None:
+                for key, value in options.items():
+                    self.cfg.set(key, value)
+
+            def load(self) -> Any:
+                return _make_app()
+
+        App().run()
+
+
+@click.group()
+@click.option("--env-file", default=".env", show_default=True, help="A .env file to read.")
+def cli(env_file: str) -> None:
+    """Transom: an open, plugin-first headless CMS compatible with Directus 11."""
+    os.environ.setdefault("CONFIG_ENV_FILE", env_file)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+@cli.command()
+def bootstrap() -> None:
+    """Create or migrate the system tables and the first admin (idempotent)."""
+    app = _make_app()
+    _print_bootstrap(_bootstrap(app))
+    click.echo("bootstrap complete")
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to bind (HOST).")
+@click.option("--port", type=int, default=None, help="Port (PORT, default 8055).")
+@click.option("--workers", type=int, default=None, help="Worker processes (WORKERS).")
+@click.option("--threads", type=int, default=None, help="Threads per worker (THREADS).")
+def start(host: str | None, port: int | None, workers: int | None,
+          threads: int | None) -> None:
+    """Bootstrap on first start, then serve with the production server."""
+    app = _make_app()
+    cms = app.extensions["transom"]
+    _print_bootstrap(_bootstrap(app))
+    cfg = cms.config
+    host = host or cfg.get("HOST", "0.0.0.0")
+    port = port or cfg.get("PORT", 8055)
+    workers = workers or cfg.get("WORKERS", 2)
+    threads = threads or cfg.get("THREADS", 1)
+    cms.close()
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    click.echo(f"Transom is running at http://{shown}:{port} "
+               f"({workers} workers x {threads} threads)")
+    sys.stdout.flush()
+    _Server(host, port, workers, threads).run()
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def plugins_cmd(as_json: bool) -> None:
+    """List the loaded plugins with their versions and hooks."""
+    app = _make_app()
+    cms = app.extensions["transom"]
+    items = [p.to_dict() for p in cms.plugins.values()]
+    if as_json:
+        click.echo(json.dumps(items, indent=2))
+        return
+    for p in items:
+        origin = p["distribution"] or p["module"]
+        click.echo(f"{p['name']:<22} {origin} {p['version'] or ''}".rstrip())
+        click.echo(f"    hooks: {', '.join(p['hooks']) or '-'}")
+
+
+@cli.command("settings")
+def settings_cmd() -> None:
+    """List every declared setting, its value (secrets hidden) and meaning."""
+    app = _make_app()
+    cfg = app.extensions["transom"].config
+    for name, setting in sorted(cfg.declared().items()):
+        value = cfg.get(name)
+        if value is not None and any(w in name for w in ("PASSWORD", "SECRET", "TOKEN", "KEY")):
+            value = "********"
+        click.echo(f"{name:<28} {value!s:<24} {setting.description}")
+
+
+@cli.group()
+def schema() -> None:
+    """Work with the database schema."""
+
+
+@schema.command("refresh")
+def schema_refresh() -> None:
+    """Re-read the database's schema and print what Transom sees."""
+    app = _make_app()
+    snap = app.extensions["transom"].refresh_schema()
+    user = [c for c in snap.collections.values() if not c.is_system]
+    click.echo(f"schema {snap.version}: {len(snap.collections)} collections "
+               f"({len(user)} user), {len(snap.relations)} relations")
+    for c in sorted(user, key=lambda c: c.collection):
+        kind = "view" if c.is_view else ("folder" if c.is_folder else "table")
+        click.echo(f"  {c.collection} ({kind}, {len(c.fields)} fields)")
+
+
+def main() -> None:
+    """Entry point of the console script; plugins add commands first."""
+    _add_plugin_commands()
+    cli()
+
+
+def _add_plugin_commands() -> None:
+    import pluggy
+
+    from .config import Config
+    from .plugins import make_plugin_manager
+
+    try:
+        pm, _ = make_plugin_manager(Config.load(env_file=os.environ.get("CONFIG_ENV_FILE",
+                                                                         ".env")))
+    except (StartupError, pluggy.PluginValidationError) as exc:
+        click.echo(f"warning: plugin commands not loaded: {exc}", err=True)
+        return
+    pm.hook.register_commands(cli=cli)

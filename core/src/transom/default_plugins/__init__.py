@@ -1,0 +1,1 @@
+"""Core features written as ordinary plugins, registered by default (see transom.plugins)."""

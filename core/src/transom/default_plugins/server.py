@@ -1,0 +1,113 @@
+"""``/server/*`` and ``/status``: ping, health, public project info."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, Response
+
+from .. import __version__, hookimpl
+from ..health import HealthCheck, run_checks
+from ..http.context import current_cms, get_accountability
+from ..http.responses import json_response
+
+PROJECT_DEFAULTS: dict[str, Any] = {
+    "project_name": "Transom",
+    "project_descriptor": None,
+    "project_logo": None,
+    "project_color": "#6644FF",
+    "default_appearance": "auto",
+    "default_theme_light": None,
+    "default_theme_dark": None,
+    "theme_light_overrides": None,
+    "theme_dark_overrides": None,
+    "default_language": "en-US",
+    "public_foreground": None,
+    "public_favicon": None,
+    "public_note": None,
+    "custom_css": None,
+    "public_registration": False,
+    "public_registration_verify_email": True,
+    "public_background": None,
+}
+
+bp = Blueprint("transom_server", __name__)
+
+
+@bp.get("/server/ping")
+def ping() -> Response:
+    # Directus answers the bare word, as text/html, before any authentication.
+    return Response("pong", mimetype="text/html")
+
+
+def health_report() -> tuple[dict[str, Any], int]:
+    cms = current_cms()
+    checks = [c for c in cms.health_checks]
+    report = run_checks(checks)
+    status = 503 if report["status"] == "error" else 200
+    return report, status
+
+
+@bp.get("/server/health")
+@bp.get("/status")
+def health() -> Response:
+    report, status = health_report()
+    try:
+        admin = get_accountability().admin
+    except Exception:  # noqa: BLE001 - a bad token still gets the public health answer
+        admin = False
+    body: dict[str, Any] = {"status": report["status"]}
+    if admin:
+        cms = current_cms()
+        body.update(releaseId=__version__, serviceId=cms.config.get("KEY"),
+                    checks=report["checks"])
+    return json_response(body, status=status, mimetype="application/health+json")
+
+
+def project_info(cms: Any) -> dict[str, Any]:
+    project = {**PROJECT_DEFAULTS, "project_name": cms.config.get("PROJECT_NAME", "Transom")}
+    if cms.schema.get("directus_settings") is None:
+        return project
+    with cms.connect() as conn:
+        row = conn.execute(sa.text("SELECT * FROM directus_settings ORDER BY id")).first()
+    if row is not None:
+        data = dict(row._mapping)
+        for key in project:
+            if key in data and data[key] is not None:
+                project[key] = data[key]
+        for key in ("public_registration", "public_registration_verify_email"):
+            project[key] = bool(project[key])
+    return project
+
+
+@bp.get("/server/info")
+def info() -> Response:
+    cms = current_cms()
+    acc = get_accountability()
+    data: dict[str, Any] = {"project": project_info(cms), "setupCompleted": True}
+    if not acc.is_anonymous:
+        limit_max = cms.config.get("QUERY_LIMIT_MAX")
+        data.update(
+            rateLimit=False,
+            rateLimitGlobal=False,
+            extensions={"limit": None},
+            queryLimit={"default": cms.config.get("QUERY_LIMIT_DEFAULT"),
+                        "max": -1 if limit_max is None or limit_max < 0 else limit_max},
+            websocket=False,
+            uploads=None,
+            version=__version__,
+        )
+    return json_response({"data": data})
+
+
+@hookimpl
+def register_blueprints(cms: Any) -> Any:
+    return bp
+
+
+@hookimpl
+def register_health_checks(cms: Any) -> Any:
+    name = f"{cms.dialect.vendor or cms.dialect.name}:responseTime"
+    threshold = float(cms.config.get("DB_HEALTHCHECK_THRESHOLD", 150))
+    return HealthCheck(name, cms.ping_database, "datastore", True, threshold)

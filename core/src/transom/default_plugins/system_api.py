@@ -1,0 +1,165 @@
+"""Routes of the system collections (``/users``, ``/roles``, ``/policies``, ``/permissions``,
+``/access``, ``/activity``, ``/revisions``, ``/settings``, ...) and the "me" routes.
+
+They are the same generic CRUD as ``/items`` over the ``directus_*`` tables, through the same
+:class:`ItemsService` and so the same permission engine; a few collections are read-only
+(activity, revisions) or singletons (settings), as in Directus.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response
+
+from .. import hookimpl
+from ..errors import InvalidCredentialsError, InvalidPayloadError, TransomError
+from ..http import crud
+from ..http.context import current_cms, get_accountability
+from ..http.responses import json_response, request_json
+from ..query import parse_query
+from ..services.items import ItemsService
+
+#: route -> (collection, writable)
+ROUTES: dict[str, tuple[str, bool]] = {
+    "users": ("directus_users", True),
+    "roles": ("directus_roles", True),
+    "policies": ("directus_policies", True),
+    "permissions": ("directus_permissions", True),
+    "access": ("directus_access", True),
+    "activity": ("directus_activity", False),
+    "revisions": ("directus_revisions", False),
+    "folders": ("directus_folders", True),
+    "presets": ("directus_presets", True),
+    "translations": ("directus_translations", True),
+    "comments": ("directus_comments", True),
+    "notifications": ("directus_notifications", True),
+    "shares": ("directus_shares", True),
+    "versions": ("directus_versions", True),
+    "dashboards": ("directus_dashboards", True),
+    "panels": ("directus_panels", True),
+    "flows": ("directus_flows", True),
+    "operations": ("directus_operations", True),
+}
+
+bp = Blueprint("transom_system", __name__)
+
+
+def _service(collection: str) -> ItemsService:
+    return ItemsService(current_cms(), collection, get_accountability())
+
+
+def _me_routes() -> None:
+    @bp.get("/users/me")
+    def users_me() -> Response:
+        acc = get_accountability()
+        if acc.user is None:
+            raise InvalidCredentialsError()
+        query = crud.request_query()
+        try:
+            data = _service("directus_users").read_one(acc.user, query)
+        except TransomError as exc:
+            if exc.code != "FORBIDDEN":
+                raise
+            data = {"id": acc.user}  # Directus: a user who may not read themselves
+        return json_response({"data": data})
+
+    @bp.patch("/users/me")
+    def update_me() -> Response:
+        acc = get_accountability()
+        if acc.user is None:
+            raise InvalidCredentialsError()
+        payload = request_json()
+        if not isinstance(payload, dict):
+            raise InvalidPayloadError("Payload must be an object")
+        svc = _service("directus_users")
+        svc.update_one(acc.user, payload)
+        return crud.read_back(svc, [acc.user], parse_query({}), single=True)
+
+    @bp.get("/roles/me")
+    def roles_me() -> Response:
+        acc = get_accountability()
+        if not acc.roles:
+            return json_response({"data": []})
+        return json_response({"data": ItemsService(current_cms(), "directus_roles").read_many(
+            list(acc.roles), crud.request_query())})
+
+    @bp.get("/policies/me/globals")
+    def policies_me_globals() -> Response:
+        acc = get_accountability()
+        return json_response({"data": {"app_access": acc.app, "admin_access": acc.admin,
+                                       "enforce_tfa": False}})
+
+    @bp.get("/permissions/me")
+    def permissions_me() -> Response:
+        cms = current_cms()
+        return json_response({"data": cms.access.permissions(get_accountability())
+                              .summary(cms.schema)})
+
+    @bp.get("/permissions/me/<collection>")
+    @bp.get("/permissions/me/<collection>/<key>")
+    def permissions_me_item(collection: str, key: str | None = None) -> Response:
+        cms = current_cms()
+        perms = cms.access.permissions(get_accountability())
+        return json_response({"data": perms.item_summary(cms, collection, key)})
+
+    @bp.get("/settings")
+    def read_settings() -> Response:
+        svc = _service("directus_settings")
+        return json_response({"data": svc.read_singleton(crud.request_query())})
+
+    @bp.patch("/settings")
+    def update_settings() -> Response:
+        svc = _service("directus_settings")
+        payload = request_json()
+        if not isinstance(payload, dict):
+            raise InvalidPayloadError("Payload must be an object")
+        svc.upsert_singleton(payload)
+        return json_response({"data": svc.read_singleton(parse_query({}))})
+
+
+def _crud_routes(route: str, collection: str, writable: bool) -> None:
+    """The generic route set of one system collection."""
+
+    def list_view() -> Response:
+        return crud.list_items(_service(collection))
+
+    def read_view(key: str) -> Response:
+        return crud.read_item(_service(collection), key)
+
+    bp.add_url_rule(f"/{route}", f"{route}_list", list_view, methods=["GET", "SEARCH"])
+    bp.add_url_rule(f"/{route}/<key>", f"{route}_read", read_view, methods=["GET"])
+    if not writable:
+        return
+
+    def create_view() -> Response:
+        return crud.create_items(_service(collection))
+
+    def update_many_view() -> Response:
+        return crud.update_items(_service(collection))
+
+    def update_view(key: str) -> Response:
+        return crud.update_item(_service(collection), key)
+
+    def delete_many_view() -> Response:
+        return crud.delete_items(_service(collection))
+
+    def delete_view(key: str) -> Response:
+        return crud.delete_item(_service(collection), key)
+
+    bp.add_url_rule(f"/{route}", f"{route}_create", create_view, methods=["POST"])
+    bp.add_url_rule(f"/{route}", f"{route}_update_many", update_many_view, methods=["PATCH"])
+    bp.add_url_rule(f"/{route}/<key>", f"{route}_update", update_view, methods=["PATCH"])
+    bp.add_url_rule(f"/{route}", f"{route}_delete_many", delete_many_view, methods=["DELETE"])
+    bp.add_url_rule(f"/{route}/<key>", f"{route}_delete", delete_view, methods=["DELETE"])
+
+
+_me_routes()  # before the generic routes, so /users/me is not read as a key
+for _route, (_collection, _writable) in ROUTES.items():
+    _crud_routes(_route, _collection, _writable)
+
+
+@hookimpl
+def register_blueprints(cms: Any) -> Any:
+    return bp
+

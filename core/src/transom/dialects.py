@@ -1,0 +1,196 @@
+"""The dialect contract: capability flags plus a few compiled fragments per database.
+
+A dialect is not a fork of the query compiler. It declares what the database can do (the
+``supports_*`` flags, all False by default so a dialect claims only what it proves in the
+compliance suite), builds the SQLAlchemy engine, introspects the catalogue in bounded
+queries, compiles the handful of expressions that differ between vendors (date parts, JSON
+paths, case-insensitive LIKE) and translates driver errors into Directus's error codes.
+Dialect distributions register a subclass through ``register_dialects``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+
+from .errors import StartupError
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .schema.raw import RawSchema
+
+
+#: Capability names, each a ``supports_<name>`` class attribute on :class:`Dialect`.
+CAPABILITIES: tuple[str, ...] = (
+    "returning",
+    "json_ops",
+    "ilike",
+    "upsert",
+    "transactional_ddl",
+    "schemas",
+    "window_functions",
+    "alter_column",
+    "native_uuid",
+    "native_boolean",
+    "foreign_keys",
+    "views",
+)
+
+DATE_PARTS = ("year", "month", "week", "day", "weekday", "hour", "minute", "second")
+
+
+@dataclass(frozen=True)
+class DbErrorInfo:
+    """A driver error, classified. ``kind`` is one of ``unique``, ``not_null``,
+    ``foreign_key``, ``too_long``, ``out_of_range``, ``invalid_value``, ``contains_null``.
+    The names are what the message gave; any may be None."""
+
+    kind: str
+    table: str | None = None
+    column: str | None = None
+    value: Any = None
+    constraint: str | None = None
+
+
+class Dialect:
+    """Base class of every dialect; subclasses set the class attributes and override methods.
+
+    :cvar name: short name (``sqlite``, ``postgresql``, ``mysql``, ``mssql``, ``oracle``).
+    :cvar distribution: the distribution to install for it (named in start-up errors).
+    :cvar db_clients: ``DB_CLIENT`` values it answers to (Directus's names).
+    :cvar url_schemes: SQLAlchemy URL backend names it answers to (the part before ``+``).
+    :cvar driver: the DBAPI driver module it uses.
+    :cvar default_driver: the SQLAlchemy ``backend+driver`` used when building URLs.
+    :cvar vendor: Directus's vendor name, as written in schema snapshots.
+    """
+
+    name: ClassVar[str] = ""
+    distribution: ClassVar[str] = ""
+    db_clients: ClassVar[tuple[str, ...]] = ()
+    url_schemes: ClassVar[tuple[str, ...]] = ()
+    driver: ClassVar[str] = ""
+    default_driver: ClassVar[str] = ""
+    vendor: ClassVar[str] = ""
+    default_port: ClassVar[int | None] = None
+
+    supports_returning: ClassVar[bool] = False
+    supports_json_ops: ClassVar[bool] = False
+    supports_ilike: ClassVar[bool] = False
+    supports_upsert: ClassVar[bool] = False
+    supports_transactional_ddl: ClassVar[bool] = False
+    supports_schemas: ClassVar[bool] = False
+    supports_window_functions: ClassVar[bool] = False
+    supports_alter_column: ClassVar[bool] = False
+    supports_native_uuid: ClassVar[bool] = False
+    supports_native_boolean: ClassVar[bool] = False
+    supports_foreign_keys: ClassVar[bool] = False
+    supports_views: ClassVar[bool] = False
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config
+
+    # -- capabilities -------------------------------------------------------------------
+    @classmethod
+    def capabilities(cls) -> dict[str, bool]:
+        """Every capability flag of this dialect, by name."""
+        return {c: bool(getattr(cls, f"supports_{c}")) for c in CAPABILITIES}
+
+    # -- connecting ---------------------------------------------------------------------
+    def url_from_config(self, config: Config) -> URL:
+        """Build the SQLAlchemy URL from ``DB_HOST``, ``DB_PORT``, ``DB_DATABASE``, ... ."""
+        missing = [k for k in ("DB_DATABASE",) if not config.get(k)]
+        if missing:
+            raise StartupError(
+                f"DB_CLIENT={config.get('DB_CLIENT')} needs {', '.join(missing)}: set it, "
+                "or set DB_URL to a full SQLAlchemy URL."
+            )
+        return URL.create(
+            self.default_driver,
+            username=config.get("DB_USER"),
+            password=config.get("DB_PASSWORD"),
+            host=config.get("DB_HOST") or "127.0.0.1",
+            port=config.get("DB_PORT") or self.default_port,
+            database=config.get("DB_DATABASE"),
+        )
+
+    def normalize_url(self, url: str | URL) -> URL:
+        """Put this dialect's default driver into a URL that names only the backend."""
+        u = make_url(url)
+        if "+" not in u.drivername and self.default_driver:
+            u = u.set(drivername=self.default_driver)
+        return u
+
+    def engine_options(self, config: Config) -> dict[str, Any]:
+        """Keyword arguments for :func:`sqlalchemy.create_engine`."""
+        return {
+            "pool_size": int(config.get("DB_POOL_SIZE", 10)),
+            "max_overflow": 5,
+            "pool_pre_ping": True,
+            "pool_recycle": 1800,
+        }
+
+    def create_engine(self, url: URL, config: Config) -> Engine:
+        return sa.create_engine(url, **self.engine_options(config))
+
+    def on_connect(self, dbapi_connection: Any) -> None:
+        """Per-connection set-up this dialect always needs (before ``prepare_connection``)."""
+
+    # -- catalogue --------------------------------------------------------------------
+    def introspect(
+        self, connection: Connection, schema: str | None = None, exclude: tuple[str, ...] = ()
+    ) -> RawSchema:
+        """Read every table, view, column and foreign key in a bounded number of queries."""
+        raise NotImplementedError
+
+    def map_type(self, data_type: str, column: Any = None) -> str:
+        """Map a catalogue ``data_type`` to a Directus type name (``unknown`` if none fits)."""
+        return "unknown"
+
+    def column_type(
+        self,
+        type_: str,
+        max_length: int | None = None,
+        precision: int | None = None,
+        scale: int | None = None,
+    ) -> sa.types.TypeEngine[Any]:
+        """The SQLAlchemy type that stores a Directus field type on this database."""
+        from .schema.types import default_sa_type
+
+        return default_sa_type(type_, max_length, precision, scale)
+
+    # -- expressions ------------------------------------------------------------------
+    def date_part(self, part: str, expr: Any) -> Any:
+        """``year(expr)`` and friends; ``part`` is one of :data:`DATE_PARTS`.
+
+        ``weekday`` is 0 for Sunday (Directus/knex), ``week`` the ISO week number.
+        """
+        if part == "weekday":
+            return sa.cast(sa.extract("dow", expr), sa.Integer)
+        return sa.cast(sa.extract(part, expr), sa.Integer)
+
+    def json_extract(self, expr: Any, path: list[str | int]) -> Any:
+        """The value at ``path`` inside a JSON column, as text."""
+        raise NotImplementedError
+
+    def json_array_length(self, expr: Any) -> Any:
+        """Length of a JSON array column (``count(json_field)``)."""
+        raise NotImplementedError
+
+    def ilike(self, expr: Any, pattern: str) -> Any:
+        """Case-insensitive LIKE; the default lowers both sides."""
+        return sa.func.lower(expr).like(pattern.lower(), escape="\\")
+
+    def like(self, expr: Any, pattern: str) -> Any:
+        """Case-sensitive LIKE (SQLite and MySQL need help to make it so)."""
+        return expr.like(pattern, escape="\\")
+
+    # -- errors -----------------------------------------------------------------------
+    def classify_error(self, exc: BaseException) -> DbErrorInfo | None:
+        """Recognise a constraint error in a driver exception, or return None."""
+        return None
+
+    def __repr__(self) -> str:
+        return f"<Dialect {self.name} ({self.distribution})>"

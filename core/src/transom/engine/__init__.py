@@ -1,0 +1,1 @@
+"""The query engine: Query + schema + permissions -> SQL -> shaped JSON."""

@@ -1,0 +1,137 @@
+"""``aggregate`` and ``groupBy``: one GROUP BY statement, shaped as Directus answers.
+
+``aggregate[count]=*`` gives ``{"count": n}``; per-field functions give
+``{"avg": {"rating": 50.5}}``; group fields come first in each row. Counts are numbers on
+every dialect (Directus on PostgreSQL sends strings; clients wrap them in ``Number()``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..errors import ForbiddenError, InvalidQueryError
+from ..query import Query
+from ..query.filters import parse_function
+from .filters import function_expression
+from .reader import Reader
+from .values import out_converter
+
+_NUMERIC_ONLY = {"sum", "sumDistinct", "avg", "avgDistinct"}
+_FUNCS = {"count", "countDistinct", "countAll", "sum", "sumDistinct", "avg", "avgDistinct",
+          "min", "max"}
+
+
+def _number(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return value
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return value
+    return int(f) if f.is_integer() and "." not in str(value) else f
+
+
+def run_aggregate(reader: Reader, collection: str, query: Query) -> list[dict[str, Any]]:
+    ctx = reader.ctx
+    coll = ctx.collection(collection)
+    access = ctx.read_access(coll)
+    table = ctx.alias(coll)
+    selects: list[Any] = []
+    shapers: list[Any] = []
+
+    def field_of(name: str) -> Any:
+        f = coll.fields.get(name)
+        if f is None or f.is_alias or not access.field_allowed(name):
+            raise ForbiddenError.field(name, collection)
+        return f
+
+    group_keys: list[str] = []
+    group_exprs: list[Any] = []
+    for g in query.group or []:
+        fn = parse_function(g)
+        if fn is not None:
+            name, field_name, args = fn
+            expr, ftype = function_expression(ctx, coll, table, name, field_of(field_name), args)
+            key = g
+        else:
+            f = field_of(g)
+            expr, ftype, key = table.c[g], f.type, g
+        label = f"g{len(group_exprs)}"
+        group_exprs.append(expr)
+        selects.append(expr.label(label))
+        conv = out_converter(ftype)
+        shapers.append((label, lambda row, out, k=key, lb=label, c=conv: out.__setitem__(
+            k, c(row[lb]) if c and row[lb] is not None else row[lb])))
+        group_keys.append(key)
+
+    for fn_name, fields in (query.aggregate or {}).items():
+        if fn_name not in _FUNCS:
+            raise InvalidQueryError(f'Unknown aggregate function "{fn_name}"')
+        for fname in fields:
+            label = f"a{len(selects)}"
+            if fname == "*":
+                if fn_name not in ("count", "countAll"):
+                    raise InvalidQueryError(f'"{fn_name}" needs a field, not "*"')
+                selects.append(sa.func.count().label(label))
+                shapers.append((label, lambda row, out, fn=fn_name, lb=label: out.__setitem__(
+                    fn, int(row[lb] or 0))))
+                continue
+            f = field_of(fname)
+            col = table.c[fname]
+            if fn_name in _NUMERIC_ONLY and f.type not in ("integer", "bigInteger", "float",
+                                                           "decimal"):
+                raise InvalidQueryError(f'"{fn_name}" can\'t be used on "{f.type}" field '
+                                        f'"{fname}"')
+            expr = {
+                "count": lambda c: sa.func.count(c),
+                "countAll": lambda c: sa.func.count(),
+                "countDistinct": lambda c: sa.func.count(sa.distinct(c)),
+                "sum": lambda c: sa.func.sum(c),
+                "sumDistinct": lambda c: sa.func.sum(sa.distinct(c)),
+                "avg": lambda c: sa.func.avg(c),
+                "avgDistinct": lambda c: sa.func.avg(sa.distinct(c)),
+                "min": lambda c: sa.func.min(c),
+                "max": lambda c: sa.func.max(c),
+            }[fn_name](col)
+            selects.append(expr.label(label))
+            if fn_name in ("min", "max"):
+                conv = out_converter(f.type)
+                if f.type in ("decimal", "bigInteger"):
+                    conv = _number
+            else:
+                conv = _number
+            shapers.append((label, lambda row, out, fn=fn_name, fld=fname, lb=label, c=conv:
+                            out.setdefault(fn, {}).__setitem__(
+                                fld, c(row[lb]) if c and row[lb] is not None else row[lb])))
+    if not selects:
+        raise InvalidQueryError("aggregate needs at least one function")
+    stmt = sa.select(*selects).select_from(table).where(reader.where(coll, table, query))
+    if group_exprs:
+        stmt = stmt.group_by(*group_exprs)
+        order = []
+        for key in query.sort or []:
+            desc = key.startswith("-")
+            name = key.lstrip("-")
+            if name in group_keys:
+                expr = group_exprs[group_keys.index(name)]
+                order.append(expr.desc() if desc else expr.asc())
+            else:
+                raise ForbiddenError.field(name, collection)
+        stmt = stmt.order_by(*(order or group_exprs))
+        limit, offset = reader.limit_offset(query)
+        if limit is not None and limit >= 0:
+            stmt = stmt.limit(limit)
+        if offset:
+            stmt = stmt.offset(offset)
+    rows = reader.conn.execute(stmt).mappings().all()
+    out_rows = []
+    for row in rows:
+        out: dict[str, Any] = {}
+        for _label, shaper in shapers:
+            shaper(row, out)
+        out_rows.append(out)
+    return out_rows

@@ -1,0 +1,387 @@
+"""Run a read: one statement for the root, one per relational node, stitched by key.
+
+The number of statements depends only on the shape of ``fields`` (and ``meta``), never on
+the number of rows: children are fetched with ``WHERE key IN (...)`` for all parents at
+once, and per-parent limits on o2m use a window function. Rows become dicts with keys
+computed once per node, values converted once per column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..errors import ForbiddenError, InvalidQueryError
+from ..query import Query
+from ..query.filters import parse_function
+from ..schema.model import Collection
+from .context import CompileContext
+from .filters import compile_filter, function_expression, resolve
+from .tree import ColumnOut, FunctionOut, Node, RelationOut
+from .values import out_converter
+
+IN_CHUNK = 20_000  # bound parameters per IN list (under every driver's limit)
+
+
+def _chunks(values: list[Any]) -> list[list[Any]]:
+    return [values[i:i + IN_CHUNK] for i in range(0, len(values), IN_CHUNK)] or [[]]
+
+
+class Reader:
+    """Reads items of one collection for one compile context (one request)."""
+
+    def __init__(self, ctx: CompileContext, conn: sa.Connection) -> None:
+        self.ctx = ctx
+        self.conn = conn
+
+    # -- where / order ------------------------------------------------------------------
+    def where(self, coll: Collection, table: sa.FromClause, query: Query, path: str = "root",
+              with_query: bool = True) -> sa.ColumnElement[bool]:
+        parts: list[Any] = []
+        row_filter = self.ctx.read_access(coll).row_filter()
+        if row_filter is not None:
+            parts.append(compile_filter(self.ctx, coll, table, resolve(self.ctx, row_filter),
+                                        path, trusted=True))
+        if with_query:
+            if query.filter:
+                flt = resolve(self.ctx, query.filter)
+                parts.append(compile_filter(self.ctx, coll, table, flt, path))
+            if query.search:
+                parts.append(self.search(coll, table, query.search))
+        return sa.and_(sa.true(), *parts)
+
+    def search(self, coll: Collection, table: sa.FromClause, term: str) -> Any:
+        """Case-insensitive match on text fields, equality on numbers and uuids."""
+        access = self.ctx.read_access(coll)
+        conds = []
+        numeric = _as_number(term)
+        is_uuid = _is_uuid(term)
+        from .filters import escape_like
+
+        pattern = f"%{escape_like(term)}%"
+        for name, f in coll.fields.items():
+            if f.is_alias or f.concealed:
+                continue
+            cond = access.field_condition(name)
+            if cond is False:
+                continue
+            if meta_searchable(f) is False:
+                continue
+            col = table.c[name]
+            if f.type in ("string", "text", "csv"):
+                expr = self.ctx.dialect.ilike(col, pattern)
+            elif f.type in ("integer", "bigInteger") and isinstance(numeric, int):
+                expr = col == numeric
+            elif f.type in ("float", "decimal") and numeric is not None:
+                expr = col == numeric
+            elif f.type == "uuid" and is_uuid:
+                expr = col == term
+            else:
+                continue
+            if cond is not True:
+                expr = sa.and_(expr, compile_filter(self.ctx, coll, table,
+                                                    resolve(self.ctx, cond), trusted=True))
+            conds.append(expr)
+        return sa.or_(sa.false(), *conds)
+
+    def order_by(self, coll: Collection, table: sa.FromClause, sort: list[str] | None,
+                 path: str = "root") -> list[Any]:
+        keys = sort
+        if not keys:
+            default = coll.sort_field or coll.primary_key
+            keys = [default] if default else []
+        out = []
+        for key in keys:
+            key = key.strip()
+            if not key:
+                continue
+            if key == "?":
+                out.append(sa.func.random())
+                continue
+            desc = key.startswith("-")
+            name = key[1:] if desc else key
+            expr = self.sort_expression(coll, table, name, path)
+            out.append(expr.desc() if desc else expr.asc())
+        return out
+
+    def sort_expression(self, coll: Collection, table: sa.FromClause, name: str,
+                        path: str) -> Any:
+        fn = parse_function(name)
+        access = self.ctx.read_access(coll)
+        if fn is not None:
+            fname, field_name, args = fn
+            f = coll.fields.get(field_name)
+            if f is None or not access.field_allowed(field_name):
+                raise ForbiddenError.field(field_name, coll.collection, path)
+            return function_expression(self.ctx, coll, table, fname, f, args)[0]
+        head, _, rest = name.partition(".")
+        f = coll.fields.get(head)
+        if f is None or not access.field_allowed(head):
+            raise ForbiddenError.field(head, coll.collection, path)
+        if not rest:
+            if f.is_alias:
+                raise InvalidQueryError(f'Can\'t sort on alias field "{head}"')
+            return table.c[head]
+        rel = self.ctx.schema.relation(coll.collection, head)
+        if rel is None or rel.kind not in ("m2o", "o2m", "m2m", "m2a"):
+            raise ForbiddenError.field(name, coll.collection, path)
+        related = self.ctx.collection(rel.related or "")
+        if not self.ctx.read_access(related).allowed:
+            raise ForbiddenError.field(name, coll.collection, path)
+        r_table = self.ctx.alias(related)
+        inner = self.sort_expression(related, r_table, rest, f"{path}.{head}")
+        if rel.kind == "m2o":
+            assert related.primary_key is not None
+            link = r_table.c[related.primary_key] == table.c[head]
+            agg = inner
+        else:
+            assert coll.primary_key is not None and rel.foreign_field is not None
+            link = r_table.c[rel.foreign_field] == table.c[coll.primary_key]
+            agg = sa.func.min(inner)
+        cond = sa.and_(link, self.where(related, r_table, Query(), with_query=False))
+        return sa.select(agg).where(cond).limit(1).scalar_subquery()
+
+    # -- reading ------------------------------------------------------------------------
+    def columns(self, node: Node, table: sa.FromClause) -> tuple[list[Any],
+                                                                   list[Callable[..., Any]]]:
+        """The select list of a node and, per output, how to fill it from a row."""
+        access = self.ctx.read_access(node.coll)
+        cols: list[Any] = []
+        index: dict[str, int] = {}
+
+        def add(label: str, expr: Any) -> int:
+            if label not in index:
+                index[label] = len(cols)
+                cols.append(expr.label(f"c{len(cols)}"))
+            return index[label]
+
+        pk = node.coll.primary_key
+        if pk is not None:
+            add("__pk", table.c[pk])
+        fillers: list[Callable[..., Any]] = []
+        for out in node.outputs:
+            if isinstance(out, ColumnOut):
+                name = out.field.field
+                expr: Any = table.c[name]
+                cond = access.field_condition(name)
+                if cond is not True:
+                    expr = sa.case((compile_filter(self.ctx, node.coll, table,
+                                                   resolve(self.ctx, cond), trusted=True),
+                                    expr), else_=sa.null())
+                i = add(f"col:{name}", expr)
+                conv = out_converter(out.field.type, out.field.concealed)
+                fillers.append(_filler(out.key, i, conv))
+            elif isinstance(out, FunctionOut):
+                expr, ftype = function_expression(self.ctx, node.coll, table, out.function,
+                                                  out.field, out.args)
+                i = add(f"fn:{out.key}", expr)
+                fillers.append(_filler(out.key, i, out_converter(ftype)))
+            elif isinstance(out, RelationOut):
+                fillers.append(_placeholder(out.key))  # keeps the key in its place
+                if out.rel.kind in ("m2o", "a2o"):
+                    add(f"col:{out.field.field}", table.c[out.field.field])
+                if out.rel.kind == "a2o":
+                    add("__collection", table.c[out.rel.collection_field or "collection"])
+        return cols, fillers, index  # type: ignore[return-value]
+
+    def read(self, node: Node, query: Query) -> list[dict[str, Any]]:
+        """Root read: filter, search, sort, limit/offset/page, then relations."""
+        coll = node.coll
+        table = self.ctx.alias(coll)
+        cols, fillers, index = self.columns(node, table)
+        stmt = sa.select(*cols).select_from(table).where(
+            self.where(coll, table, query, node.path))
+        stmt = stmt.order_by(*self.order_by(coll, table, query.sort, node.path))
+        limit, offset = self.limit_offset(query)
+        if limit is not None and limit >= 0:
+            stmt = stmt.limit(limit)
+        if offset:
+            stmt = stmt.offset(offset)
+        rows = self.conn.execute(stmt).all()
+        items = [_fill(row, fillers) for row in rows]
+        self.relations(node, rows, items, index)
+        return items
+
+    def limit_offset(self, query: Query, nested: bool = False) -> tuple[int | None, int]:
+        cfg = self.ctx.config
+        default = -1 if nested else int(cfg.get("QUERY_LIMIT_DEFAULT", 100))
+        maximum = int(cfg.get("QUERY_LIMIT_MAX", -1))
+        limit = query.limit if query.limit is not None else default
+        if maximum >= 0:
+            if limit == -1 or limit > maximum:
+                limit = maximum
+        offset = query.offset or 0
+        if query.page and limit is not None and limit > 0:
+            offset = limit * (query.page - 1)
+        return limit, offset
+
+    def relations(self, node: Node, rows: list[Any], items: list[dict[str, Any]],
+                  index: dict[str, int]) -> None:
+        for out in node.outputs:
+            if not isinstance(out, RelationOut):
+                continue
+            kind = out.rel.kind
+            if kind == "m2o":
+                self._m2o(out, rows, items, index)
+            elif kind == "a2o":
+                self._a2o(out, rows, items, index)
+            else:
+                self._o2m(node, out, rows, items, index)
+
+    def _fetch_by_keys(self, child: Node, key_field: str, keys: list[Any], query: Query,
+                       per_parent: bool) -> tuple[list[Any], list[dict[str, Any]], dict[str, int],
+                                                  int]:
+        """Rows of ``child`` whose ``key_field`` is in ``keys``; returns the key's position."""
+        coll = child.coll
+        all_rows: list[Any] = []
+        table = self.ctx.alias(coll)
+        cols, fillers, index = self.columns(child, table)
+        key_label = f"col:{key_field}" if key_field != coll.primary_key else "__pk"
+        if key_label not in index:
+            index[key_label] = len(cols)
+            cols.append(table.c[key_field].label(f"c{len(cols)}"))
+        key_pos = index[key_label]
+        order = self.order_by(coll, table, query.sort or None, child.path)
+        limit, offset = self.limit_offset(query, nested=True)
+        for chunk in _chunks(keys):
+            where = sa.and_(table.c[key_field].in_(chunk),
+                            self.where(coll, table, query, child.path))
+            if per_parent and ((limit is not None and limit >= 0) or offset):
+                rn = sa.func.row_number().over(partition_by=table.c[key_field],
+                                               order_by=order).label("rn")
+                inner = sa.select(*cols, rn).select_from(table).where(where).subquery()
+                cond = [inner.c.rn > offset]
+                if limit is not None and limit >= 0:
+                    cond.append(inner.c.rn <= offset + limit)
+                stmt = sa.select(*[inner.c[c.name] for c in cols]).where(*cond).order_by(
+                    inner.c[cols[key_pos].name], inner.c.rn)
+            else:
+                stmt = sa.select(*cols).select_from(table).where(where).order_by(*order)
+            all_rows.extend(self.conn.execute(stmt).all())
+        items = [_fill(r, fillers) for r in all_rows]
+        self.relations(child, all_rows, items, index)
+        return all_rows, items, index, key_pos
+
+    def _m2o(self, out: RelationOut, rows: list[Any], items: list[dict[str, Any]],
+             index: dict[str, int]) -> None:
+        pos = index[f"col:{out.field.field}"]
+        keys = list({r[pos] for r in rows if r[pos] is not None})
+        child = out.node
+        if child is None:
+            return
+        found: dict[Any, dict[str, Any]] = {}
+        if keys:
+            assert child.coll.primary_key is not None
+            c_rows, c_items, _, kpos = self._fetch_by_keys(
+                child, child.coll.primary_key, keys, child.query, per_parent=False)
+            found = {r[kpos]: item for r, item in zip(c_rows, c_items, strict=True)}
+        for row, item in zip(rows, items, strict=True):
+            item[out.key] = found.get(row[pos]) if row[pos] is not None else None
+
+    def _o2m(self, node: Node, out: RelationOut, rows: list[Any], items: list[dict[str, Any]],
+             index: dict[str, int]) -> None:
+        rel = out.rel
+        related = self.ctx.collection(rel.related or "")
+        keys = list({r[index["__pk"]] for r in rows if r[index["__pk"]] is not None})
+        child = out.node
+        if child is None:
+            # Just the keys of the related items, as Directus answers for "*".
+            child = Node(related, Query(), f"{node.path}.{out.key}")
+        assert rel.foreign_field is not None
+        grouped: dict[Any, list[Any]] = {}
+        if keys:
+            query = child.query
+            if query.sort is None and rel.sort_field:
+                query = query.copy(sort=[rel.sort_field])
+            c_rows, c_items, c_index, kpos = self._fetch_by_keys(
+                child, rel.foreign_field, keys, query, per_parent=True)
+            pk_pos = c_index.get("__pk")
+            for r, item in zip(c_rows, c_items, strict=True):
+                value = item if out.node is not None else r[pk_pos]
+                grouped.setdefault(_norm(r[kpos]), []).append(value)
+        pk_pos = index["__pk"]
+        for row, item in zip(rows, items, strict=True):
+            item[out.key] = grouped.get(_norm(row[pk_pos]), [])
+
+    def _a2o(self, out: RelationOut, rows: list[Any], items: list[dict[str, Any]],
+             index: dict[str, int]) -> None:
+        pos = index[f"col:{out.field.field}"]
+        cpos = index["__collection"]
+        for row, item in zip(rows, items, strict=True):
+            item[out.key] = row[pos]
+        for target, child in out.scoped.items():
+            keys = list({r[pos] for r in rows if r[cpos] == target and r[pos] is not None})
+            if not keys:
+                continue
+            assert child.coll.primary_key is not None
+            pk_type = child.coll.pk_field.type
+            typed = [_cast_key(k, pk_type) for k in keys]
+            typed = [k for k in typed if k is not None]
+            if not typed:
+                continue
+            c_rows, c_items, _, kpos = self._fetch_by_keys(
+                child, child.coll.primary_key, typed, child.query, per_parent=False)
+            found = {str(r[kpos]): it for r, it in zip(c_rows, c_items, strict=True)}
+            for row, item in zip(rows, items, strict=True):
+                if row[cpos] == target and row[pos] is not None:
+                    item[out.key] = found.get(str(row[pos]))
+
+
+def _norm(key: Any) -> Any:
+    return str(key) if key is not None and not isinstance(key, int | str) else key
+
+
+def _cast_key(value: Any, type_: str) -> Any:
+    if type_ in ("integer", "bigInteger"):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return None
+    return str(value)
+
+
+def _filler(key: str, pos: int, conv: Callable[[Any], Any] | None) -> Callable[..., Any]:
+    if conv is None:
+        return lambda row, item: item.__setitem__(key, row[pos])
+    return lambda row, item: item.__setitem__(key, conv(row[pos]) if row[pos] is not None
+                                              else None)
+
+
+def _placeholder(key: str) -> Callable[..., Any]:
+    return lambda row, item: item.__setitem__(key, None)
+
+
+def _fill(row: Any, fillers: list[Callable[..., Any]]) -> dict[str, Any]:
+    item: dict[str, Any] = {}
+    for fill in fillers:
+        fill(row, item)
+    return item
+
+
+def _as_number(term: str) -> int | float | None:
+    try:
+        return int(term)
+    except ValueError:
+        pass
+    try:
+        return float(term)
+    except ValueError:
+        return None
+
+
+def _is_uuid(term: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(term)
+    except ValueError:
+        return False
+    return True
+
+
+def meta_searchable(f: Any) -> bool | None:
+    meta = f.meta or {}
+    value = meta.get("searchable")
+    return None if value is None else bool(value)

@@ -1,0 +1,212 @@
+"""The kernel object (``cms``) every hook receives: config, plugins, database and schema.
+
+It knows nothing of Flask requests. It owns the choices made once at start-up (which
+dialect, which engine, which filters and listeners) and the current schema snapshot, which
+it swaps atomically when the schema changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, make_url
+
+from .config import CORE_SETTINGS, Config, Setting
+from .dialects import Dialect
+from .errors import StartupError
+from .events import EventBus, EventContext, Filter, Listener, event_names
+from .plugins import PluginInfo, flatten
+from .schema.build import build_snapshot
+from .schema.model import SchemaSnapshot
+from .schema.raw import RawSchema
+
+if TYPE_CHECKING:
+    from .accountability import Accountability
+
+log = logging.getLogger("transom")
+
+#: Where to find a dialect for each ``DB_CLIENT`` value, named in start-up errors.
+KNOWN_CLIENTS: dict[str, str] = {
+    "sqlite3": "transom-dialect-sqlite",
+    "sqlite": "transom-dialect-sqlite",
+    "pg": "transom-dialect-postgres",
+    "postgres": "transom-dialect-postgres",
+    "postgresql": "transom-dialect-postgres",
+    "mysql": "transom-dialect-mysql",
+    "mysql2": "transom-dialect-mysql",
+    "mariadb": "transom-dialect-mysql",
+    "mssql": "transom-dialect-mssql",
+    "oracledb": "transom-dialect-oracle",
+    "oracle": "transom-dialect-oracle",
+}
+
+SYSTEM_META_TABLES = ("directus_collections", "directus_fields", "directus_relations")
+
+
+class Transom:
+    """One Transom instance: built by :func:`transom.create_app`, stored in
+    ``app.extensions["transom"]`` and passed to every hook as ``cms``."""
+
+    def __init__(
+        self, config: Config, pm: pluggy.PluginManager, plugins: dict[str, PluginInfo]
+    ) -> None:
+        self.config = config
+        self.pm = pm
+        self.hook = pm.hook
+        self.plugins = plugins
+        self.log = log
+        self.extensions: dict[str, Any] = {}
+        settings: list[Setting] = list(CORE_SETTINGS)
+        settings.extend(flatten(self.hook.register_settings()))
+        config.declare(settings)
+        self.dialect = self._choose_dialect()
+        self.url = self._database_url()
+        self.engine: Engine = self.dialect.create_engine(self.url, config)
+        sa.event.listen(self.engine, "connect", self._on_connect)
+        self.events = EventBus(
+            filters=[f for f in flatten(self.hook.register_filters(cms=self))
+                     if isinstance(f, Filter)],
+            listeners=[lst for lst in flatten(self.hook.register_listeners(cms=self))
+                       if isinstance(lst, Listener)],
+            inline=bool(config.get("TESTING")),
+        )
+        self._schema: SchemaSnapshot | None = None
+        self._schema_lock = threading.Lock()
+        from .permissions.access import AccessResolver
+
+        self.access = AccessResolver(self)
+        self.health_checks = flatten(self.hook.register_health_checks(cms=self))
+        self.app: Any = None
+
+    # -- start-up -----------------------------------------------------------------------
+    def _choose_dialect(self) -> Dialect:
+        classes: dict[str, type[Dialect]] = {}
+        for cls in flatten(self.hook.register_dialects()):
+            for key in (*cls.db_clients, *(f"scheme:{s}" for s in cls.url_schemes)):
+                other = classes.get(key)
+                if other is not None and other is not cls:
+                    raise StartupError(
+                        f"Dialects {other.distribution} and {cls.distribution} both claim "
+                        f"{key!r}; uninstall one of them."
+                    )
+                classes[key] = cls
+        self.dialect_classes = classes
+        db_url = self.config.get("DB_URL")
+        if db_url:
+            backend = make_url(db_url).get_backend_name()
+            key = f"scheme:{backend}"
+            hint = KNOWN_CLIENTS.get(backend, f"a transom-dialect package for {backend!r}")
+        else:
+            client = (self.config.get("DB_CLIENT") or "sqlite3").lower()
+            key = client
+            if client not in KNOWN_CLIENTS and client not in classes:
+                raise StartupError(
+                    f"DB_CLIENT={client!r} is not known: set it to one of sqlite3, pg, mysql, "
+                    "mssql, oracledb, or set DB_URL."
+                )
+            hint = KNOWN_CLIENTS.get(client, "its dialect package")
+        cls = classes.get(key)
+        if cls is None:
+            raise StartupError(
+                f"No dialect is installed for {key.removeprefix('scheme:')!r}: "
+                f"install {hint} (pip install {hint})."
+            )
+        return cls(self.config)
+
+    def _database_url(self) -> sa.URL:
+        db_url = self.config.get("DB_URL")
+        if db_url:
+            return self.dialect.normalize_url(db_url)
+        return self.dialect.url_from_config(self.config)
+
+    def _on_connect(self, dbapi_connection: Any, _record: Any) -> None:
+        self.dialect.on_connect(dbapi_connection)
+        self.hook.prepare_connection(cms=self, connection=dbapi_connection,
+                                     dialect=self.dialect)
+
+    # -- database -----------------------------------------------------------------------
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection for reads (autobegun transaction rolled back at the end)."""
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A connection inside a transaction committed on success, rolled back on error."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    def ping_database(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    # -- schema -------------------------------------------------------------------------
+    @property
+    def schema(self) -> SchemaSnapshot:
+        """The current snapshot; read it once per operation and keep the reference."""
+        snap = self._schema
+        if snap is None:
+            snap = self.refresh_schema()
+        return snap
+
+    def introspect(self, conn: Connection | None = None) -> RawSchema:
+        """Read the catalogue and Directus's metadata rows (bounded queries)."""
+        if conn is None:
+            with self.connect() as c:
+                return self.introspect(c)
+        exclude = tuple(self.config.get("DB_EXCLUDE_TABLES") or ())
+        raw = self.dialect.introspect(conn, self.config.get("DB_SCHEMA"), exclude)
+        for table in SYSTEM_META_TABLES:
+            if table not in raw.tables:
+                continue
+            rows = [dict(r._mapping) for r in conn.execute(
+                sa.select(sa.text("*")).select_from(sa.table(table)))]
+            if table == "directus_collections":
+                raw.collections_meta = rows
+            elif table == "directus_fields":
+                raw.fields_meta = rows
+            else:
+                raw.relations_meta = rows
+        return raw
+
+    def refresh_schema(self, conn: Connection | None = None) -> SchemaSnapshot:
+        """Re-read the database and swap in a new snapshot; emits ``schema.changed``."""
+        from .system import collections as system_meta
+
+        with self._schema_lock:
+            raw = self.introspect(conn)
+            overlays = [o for o in self.hook.extend_schema(cms=self, schema=raw) if o]
+            snap = build_snapshot(
+                raw,
+                system_field_meta=system_meta.SYSTEM_FIELD_META,
+                system_alias_fields=system_meta.SYSTEM_ALIAS_FIELDS,
+                system_relations=system_meta.SYSTEM_RELATIONS,
+                overlays=overlays,
+            )
+            old, self._schema = self._schema, snap
+        if old is not None and old.version != snap.version:
+            self.events.dispatch(["schema.changed"], {"version": snap.version},
+                                 EventContext(cms=self, schema=snap))
+        return snap
+
+    # -- events -------------------------------------------------------------------------
+    def emit_action(self, name: str, meta: dict[str, Any],
+                    accountability: Accountability | None = None) -> None:
+        """Fire an after-the-fact event that is not tied to a transaction."""
+        self.events.dispatch([name], meta, EventContext(accountability, None, self._schema,
+                                                        self))
+
+    def event_names(self, collection: str, action: str) -> list[str]:
+        return event_names(collection, action)
+
+    def close(self) -> None:
+        self.hook.shutdown(cms=self)
+        self.events.close()
+        self.engine.dispose()

@@ -1,0 +1,136 @@
+"""The one ``Query`` every interface produces: REST, SEARCH bodies, GraphQL, WebSocket, plugins.
+
+It is plain data (no SQL, no schema), so the permission merge, the compiler and the cache
+can all work on the same value. ``to_dict`` gives it back in Directus's own spelling, which
+is also what ``cache_key`` hashes over.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as dt
+import decimal
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+#: Values ``meta`` may hold.
+META_VALUES: tuple[str, ...] = ("total_count", "filter_count")
+
+#: Aggregate functions Directus 11 understands (``countAll`` comes from GraphQL).
+AGGREGATE_FUNCTIONS: frozenset[str] = frozenset(
+    {
+        "count",
+        "countDistinct",
+        "countAll",
+        "sum",
+        "sumDistinct",
+        "avg",
+        "avgDistinct",
+        "min",
+        "max",
+    }
+)
+
+#: Formats ``?export=`` accepts.
+EXPORT_FORMATS: tuple[str, ...] = ("csv", "csv_utf8", "json", "xml", "yaml")
+
+
+@dataclass
+class Query:
+    """A sanitised read query.
+
+    ``None`` means "not given" so later stages can apply their defaults (``fields`` ``*``,
+    ``limit`` ``QUERY_LIMIT_DEFAULT``, sort by ``sort_field``/PK). ``deep`` maps a relational
+    field to the nested query for that relation; a relation nested deeper lives in the nested
+    query's own ``deep``.
+    """
+
+    fields: list[str] | None = None
+    filter: dict[str, Any] | None = None
+    search: str | None = None
+    sort: list[str] | None = None
+    limit: int | None = None
+    offset: int | None = None
+    page: int | None = None
+    meta: list[str] = dataclasses.field(default_factory=list)
+    aggregate: dict[str, list[str]] | None = None
+    group: list[str] | None = None
+    deep: dict[str, Query] | None = None
+    alias: dict[str, str] | None = None
+    export: str | None = None
+    version: str | None = None
+    version_raw: bool = False
+    backlink: bool = True
+
+    def copy(self, **changes: Any) -> Query:
+        """An independent copy (nested dicts included), with ``changes`` applied."""
+        keep = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for name in changes:
+            keep.pop(name, None)  # an unknown name makes Query() raise TypeError
+        return Query(**copy.deepcopy(keep), **changes)
+
+    def map_filters(self, fn: Callable[[dict[str, Any]], dict[str, Any] | None]) -> Query:
+        """A copy with ``fn`` applied to the filter of this level and every ``deep`` level.
+
+        Used to resolve dynamic variables or inject permission rules in one walk.
+        """
+        deep = None
+        if self.deep is not None:
+            deep = {k: v.map_filters(fn) for k, v in self.deep.items()}
+        new_filter = fn(copy.deepcopy(self.filter)) if self.filter is not None else None
+        return self.copy(filter=new_filter, deep=deep)
+
+    def to_dict(self, *, nested: bool = False) -> dict[str, Any]:
+        """Directus's spelling of this query (only what differs from the defaults).
+
+        Nested (``deep``) levels use underscore-prefixed keys, as Directus writes them.
+        """
+        out: dict[str, Any] = {}
+        pairs: list[tuple[str, Any]] = [
+            ("fields", self.fields),
+            ("filter", self.filter),
+            ("search", self.search),
+            ("sort", self.sort),
+            ("limit", self.limit),
+            ("offset", self.offset),
+            ("page", self.page),
+            ("meta", self.meta or None),
+            ("aggregate", self.aggregate),
+            ("groupBy", self.group),
+            ("alias", self.alias),
+            ("export", self.export),
+            ("version", self.version),
+            ("versionRaw", True if self.version_raw else None),
+            ("backlink", False if not self.backlink else None),
+        ]
+        for key, value in pairs:
+            if value is not None:
+                out[f"_{key}" if nested else key] = copy.deepcopy(value)
+        if self.deep:
+            deep = {name: sub.to_dict(nested=True) for name, sub in self.deep.items()}
+            if nested:
+                out.update(deep)
+            else:
+                out["deep"] = deep
+        return out
+
+    def cache_key(self) -> str:
+        """Deterministic JSON of the query: equal queries give equal strings."""
+        return json.dumps(
+            self.to_dict(), sort_keys=True, separators=(",", ":"), default=_json_default
+        )
+
+
+def _json_default(value: Any) -> Any:
+    """JSON form of the few non-JSON values a resolved filter may hold."""
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return sorted(value, key=repr) if isinstance(value, set | frozenset) else list(value)
+    return repr(value)

@@ -1,0 +1,310 @@
+"""``ItemsService``: the only entry to item data for REST, GraphQL, WebSockets, the CLI and
+extension code, so that permissions, hooks, validation and errors are the same everywhere.
+
+Reads compile the query once per call; writes run in one transaction per top-level call
+(the caller may pass its own connection to join a bigger one) and fire their after-commit
+events only when it commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from ..engine.aggregate import run_aggregate
+from ..engine.context import CompileContext
+from ..engine.reader import Reader
+from ..engine.tree import build_tree
+from ..engine.values import ValueError_, to_db
+from ..engine.writer import Mutation
+from ..errors import ForbiddenError, InvalidPayloadError, TransomError
+from ..events import PendingEvents
+from ..query import Query, parse_query_dict
+
+if TYPE_CHECKING:
+    from ..accountability import Accountability
+    from ..kernel import Transom
+    from ..schema.model import Collection
+
+
+def _as_query(query: Query | dict[str, Any] | None) -> Query:
+    if query is None:
+        return Query()
+    if isinstance(query, Query):
+        return query
+    return parse_query_dict(query)
+
+
+class ItemsService:
+    """Read and write the items of one collection as one caller.
+
+    :param accountability: the caller; ``None`` acts as the system (no permission checks),
+        as Directus's services do for internal use.
+    :param connection: join an existing transaction instead of opening one.
+    :param emit_events: run filter hooks and queue action hooks (False for internal writes).
+    """
+
+    def __init__(self, cms: Transom, collection: str,
+                 accountability: Accountability | None = None,
+                 connection: sa.Connection | None = None, emit_events: bool = True,
+                 allow_system: bool = True) -> None:
+        self.cms = cms
+        self.collection = collection
+        self.accountability = accountability
+        self.connection = connection
+        self.emit_events = emit_events
+        self.schema = cms.schema
+        self.permissions = cms.access.permissions(accountability)
+        if not allow_system and collection.startswith("directus_"):
+            raise ForbiddenError.collection(collection)
+
+    # -- plumbing -----------------------------------------------------------------------
+    def _context(self) -> CompileContext:
+        return CompileContext(self.schema, self.cms.dialect, self.permissions,
+                              self.accountability, self.cms.config)
+
+    @contextmanager
+    def _read_conn(self) -> Iterator[sa.Connection]:
+        if self.connection is not None:
+            yield self.connection
+        else:
+            with self.cms.connect() as conn:
+                yield conn
+
+    @contextmanager
+    def _mutation(self) -> Iterator[Mutation]:
+        """A transaction (or the caller's) with events fired only after commit."""
+        pending = PendingEvents(self.cms.events)
+        if self.connection is not None:
+            yield Mutation(self.cms, self.connection, self.schema, self.accountability,
+                           self.permissions, pending, self.emit_events)
+            pending.flush()  # the caller owns the transaction; it committed if we got here
+            return
+        with self.cms.begin() as conn:
+            mutation = Mutation(self.cms, conn, self.schema, self.accountability,
+                                self.permissions, pending, self.emit_events)
+            try:
+                yield mutation
+            except BaseException:
+                pending.discard()
+                raise
+        pending.flush()
+        self._after_write()
+
+    def _after_write(self) -> None:
+        from ..permissions.access import ACCESS_COLLECTIONS
+
+        if self.collection in ACCESS_COLLECTIONS:
+            self.cms.access.invalidate()
+
+    def coll(self) -> Collection:
+        coll = self.schema.get(self.collection)
+        if coll is None or coll.table is None:
+            raise ForbiddenError.collection(self.collection)
+        return coll
+
+    def _typed_key(self, key: Any) -> Any:
+        coll = self.coll()
+        if coll.primary_key is None:
+            raise ForbiddenError()
+        try:
+            return to_db(coll.pk_field.type, key)
+        except ValueError_:
+            raise ForbiddenError() from None  # a malformed key is a 403, as for a missing one
+
+    # -- reads --------------------------------------------------------------------------
+    def read_by_query(self, query: Query | dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        query = _as_query(query)
+        ctx = self._context()
+        coll = ctx.collection(self.collection)
+        self.permissions.require(self.collection, "read")
+        with self._read_conn() as conn:
+            reader = Reader(ctx, conn)
+            if query.aggregate or query.group:
+                return run_aggregate(reader, self.collection, query)
+            node = build_tree(ctx, coll, query.fields, query)
+            items = reader.read(node, query)
+        self._emit_read(query, items)
+        return items
+
+    def _emit_read(self, query: Query, items: list[dict[str, Any]]) -> None:
+        names = self.cms.event_names(self.collection, "read")
+        if self.emit_events and self.cms.events.matching_listeners(names):
+            from ..events import EventContext
+
+            self.cms.events.dispatch(names, {"collection": self.collection, "query": query,
+                                             "payload": items},
+                                     EventContext(self.accountability, None, self.schema,
+                                                  self.cms))
+
+    def read_one(self, key: Any, query: Query | dict[str, Any] | None = None) -> dict[str, Any]:
+        """One item, or 403 when it is missing or hidden (the two look the same)."""
+        query = _as_query(query)
+        pk = self.coll().primary_key
+        typed = self._typed_key(key)
+        flt = {pk: {"_eq": typed}}
+        merged = {"_and": [query.filter, flt]} if query.filter else flt
+        items = self.read_by_query(query.copy(filter=merged, limit=1, offset=None, page=None,
+                                              aggregate=None, group=None))
+        if not items:
+            raise ForbiddenError()
+        return items[0]
+
+    def read_many(self, keys: list[Any], query: Query | dict[str, Any] | None = None
+                  ) -> list[dict[str, Any]]:
+        query = _as_query(query)
+        pk = self.coll().primary_key
+        typed = [self._typed_key(k) for k in keys]
+        flt = {pk: {"_in": typed}}
+        merged = {"_and": [query.filter, flt]} if query.filter else flt
+        return self.read_by_query(query.copy(filter=merged, limit=-1))
+
+    def read_singleton(self, query: Query | dict[str, Any] | None = None) -> dict[str, Any]:
+        """The one item of a singleton, or its defaults when none is stored yet."""
+        query = _as_query(query)
+        items = self.read_by_query(query.copy(limit=1))
+        if items:
+            return items[0]
+        coll = self.coll()
+        access = self.permissions.require(self.collection, "read")
+        out: dict[str, Any] = {}
+        for name, f in coll.fields.items():
+            if f.is_alias or not access.field_allowed(name):
+                continue
+            out[name] = f.default if not isinstance(f.default, str) or not f.default.endswith(
+                ")") else None
+        return out
+
+    def meta(self, query: Query | dict[str, Any] | None) -> dict[str, Any]:
+        """``total_count`` / ``filter_count`` (both under the caller's permissions)."""
+        query = _as_query(query)
+        ctx = self._context()
+        coll = ctx.collection(self.collection)
+        self.permissions.require(self.collection, "read")
+        out: dict[str, Any] = {}
+        with self._read_conn() as conn:
+            reader = Reader(ctx, conn)
+            for kind in query.meta:
+                table = ctx.alias(coll)
+                where = reader.where(coll, table, query, with_query=(kind == "filter_count"))
+                count = conn.execute(sa.select(sa.func.count()).select_from(table).where(
+                    where)).scalar_one()
+                out[kind] = int(count)
+        return out
+
+    def keys_by_query(self, query: Query | dict[str, Any], action: str = "read") -> list[Any]:
+        """Primary keys matching ``query`` under the permissions of ``action``."""
+        query = _as_query(query)
+        ctx = self._context()
+        coll = ctx.collection(self.collection)
+        access = self.permissions.require(self.collection, action)
+        assert coll.primary_key is not None
+        with self._read_conn() as conn:
+            reader = Reader(ctx, conn)
+            table = ctx.alias(coll)
+            parts = [reader.where(coll, table, query.copy(search=query.search))]
+            row_filter = access.row_filter()
+            if action != "read" and row_filter is not None:
+                from ..engine.filters import compile_filter, resolve
+
+                parts.append(compile_filter(ctx, coll, table, resolve(ctx, row_filter),
+                                            trusted=True))
+            stmt = sa.select(table.c[coll.primary_key]).where(*parts)
+            limit, offset = reader.limit_offset(query)
+            if query.limit is not None and limit is not None and limit >= 0:
+                stmt = stmt.limit(limit)
+            if offset:
+                stmt = stmt.offset(offset)
+            return [r[0] for r in conn.execute(stmt)]
+
+    # -- writes -------------------------------------------------------------------------
+    def create_one(self, data: dict[str, Any]) -> Any:
+        return self.create_many([data])[0]
+
+    def create_many(self, items: list[dict[str, Any]]) -> list[Any]:
+        if not isinstance(items, list):
+            raise InvalidPayloadError("Payload must be an object or an array of objects")
+        self.permissions.require(self.collection, "create")
+        with self._mutation() as m:
+            return [m.create(self.collection, item) for item in items]
+
+    def _check_access(self, m: Mutation, action: str, keys: list[Any]) -> None:
+        """Every key must exist under the action's row rules, else the whole request is 403
+        (admins skip this, as in Directus)."""
+        access = self.permissions.require(self.collection, action)
+        if self.permissions.bypass:
+            return
+        coll = self.coll()
+        flt = access.row_filter()
+        ctx = self._context()
+        from ..engine.filters import compile_filter, resolve
+
+        table = ctx.alias(coll)
+        assert coll.primary_key is not None
+        cond = table.c[coll.primary_key].in_(keys)
+        if flt is not None:
+            cond = sa.and_(cond, compile_filter(ctx, coll, table, resolve(ctx, flt),
+                                                trusted=True))
+        found = m.conn.execute(sa.select(sa.func.count()).select_from(table).where(
+            cond)).scalar_one()
+        if found != len(set(keys)):
+            raise ForbiddenError.action(action, self.collection)
+
+    def update_one(self, key: Any, data: dict[str, Any]) -> Any:
+        return self.update_many([key], data)[0]
+
+    def update_many(self, keys: list[Any], data: dict[str, Any]) -> list[Any]:
+        if not isinstance(data, dict):
+            raise InvalidPayloadError('"data" must be an object')
+        typed = [self._typed_key(k) for k in keys]
+        with self._mutation() as m:
+            self._check_access(m, "update", typed)
+            return [m.update(self.collection, k, data) for k in typed]
+
+    def update_batch(self, items: list[dict[str, Any]]) -> list[Any]:
+        """Each item carries its own primary key and changes."""
+        pk = self.coll().primary_key
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise InvalidPayloadError("Batch update needs an array of objects")
+        keys = []
+        for item in items:
+            if item.get(pk) is None:
+                raise InvalidPayloadError(f'"{pk}" is required in every item of a batch update')
+            keys.append(self._typed_key(item[pk]))
+        with self._mutation() as m:
+            self._check_access(m, "update", keys)
+            return [m.update(self.collection, k, {f: v for f, v in item.items() if f != pk})
+                    for k, item in zip(keys, items, strict=True)]
+
+    def update_by_query(self, query: Query | dict[str, Any], data: dict[str, Any]) -> list[Any]:
+        keys = self.keys_by_query(query, "update")
+        return self.update_many(keys, data) if keys else []
+
+    def upsert_singleton(self, data: dict[str, Any]) -> Any:
+        coll = self.coll()
+        with self._read_conn() as conn:
+            assert coll.table is not None and coll.primary_key is not None
+            row = conn.execute(sa.select(coll.table.c[coll.primary_key]).limit(1)).first()
+        if row is None:
+            return self.create_one(data)
+        return self.update_one(row[0], data)
+
+    def delete_one(self, key: Any) -> Any:
+        return self.delete_many([key])[0]
+
+    def delete_many(self, keys: list[Any]) -> list[Any]:
+        typed = [self._typed_key(k) for k in keys]
+        with self._mutation() as m:
+            self._check_access(m, "delete", typed)
+            return m.delete(self.collection, typed)
+
+    def delete_by_query(self, query: Query | dict[str, Any]) -> list[Any]:
+        keys = self.keys_by_query(query, "delete")
+        return self.delete_many(keys) if keys else []
+
+
+def service_error_is_forbidden(exc: Exception) -> bool:
+    return isinstance(exc, TransomError) and exc.code == "FORBIDDEN"

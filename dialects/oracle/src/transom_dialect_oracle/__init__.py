@@ -1,0 +1,1 @@
+"""Oracle dialect for Transom (python-oracledb)."""

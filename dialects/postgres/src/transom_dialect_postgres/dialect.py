@@ -1,0 +1,209 @@
+"""The PostgreSQL dialect (psycopg 3).
+
+PostgreSQL does nearly everything natively (ILIKE, RETURNING, ON CONFLICT, transactional
+DDL), so most of this is catalogue reading and turning SQLSTATEs into Directus error codes.
+Every connection runs in UTC so that date parts of ``timestamptz`` columns are UTC, as
+Directus reports them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, make_url
+from transom.dialects import DbErrorInfo, Dialect
+
+from .introspect import introspect_postgres, map_pg_type
+
+if TYPE_CHECKING:
+    from transom.config import Config
+    from transom.schema.raw import RawSchema
+
+#: SQLSTATE -> error kind.
+SQLSTATES = {
+    "23505": "unique",
+    "23502": "not_null",
+    "23503": "foreign_key",
+    "22001": "too_long",
+    "22003": "out_of_range",
+    "22P02": "invalid_value",
+    "22007": "invalid_value",
+    "22008": "invalid_value",
+}
+
+_DETAIL = re.compile(
+    r"Key \((?P<cols>.*?)\)=\((?P<vals>.*)\) "
+    r"(?:already exists|is not present in table|is still referenced from table)",
+    re.DOTALL,
+)
+_INVALID_INPUT = re.compile(r'invalid input syntax for type [\w ]+: "(?P<val>.*)"', re.DOTALL)
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class PostgresDialect(Dialect):
+    """PostgreSQL 12 or later (generated columns are read from ``pg_attribute``)."""
+
+    name = "postgresql"
+    distribution = "transom-dialect-postgres"
+    db_clients = ("pg", "postgres", "postgresql")
+    url_schemes = ("postgresql", "postgres")
+    driver = "postgresql+psycopg"
+    default_driver = "postgresql+psycopg"
+    vendor = "postgres"
+    default_port = 5432
+
+    supports_returning = True
+    supports_json_ops = True
+    supports_ilike = True
+    supports_upsert = True
+    supports_transactional_ddl = True
+    supports_schemas = True
+    supports_window_functions = True
+    supports_alter_column = True
+    supports_native_uuid = True
+    supports_native_boolean = True
+    supports_foreign_keys = True
+    supports_views = True
+
+    # -- connecting ---------------------------------------------------------------------
+    def url_from_config(self, config: Config) -> URL:
+        conn_string = config.get("DB_CONNECTION_STRING")
+        if conn_string:
+            return self.normalize_url(str(conn_string))
+        return super().url_from_config(config)
+
+    def normalize_url(self, url: str | URL) -> URL:
+        u = make_url(url)
+        backend, _, driver = u.drivername.partition("+")
+        if backend == "postgres" or not driver:
+            u = u.set(drivername=f"postgresql+{driver or 'psycopg'}")
+        return u
+
+    def search_path(self) -> list[str]:
+        """``DB_SCHEMA`` first (where new tables go), then ``public`` for extensions."""
+        schema = self.config.get("DB_SCHEMA") if self.config is not None else None
+        if not schema:
+            return []
+        return [str(schema)] + (["public"] if schema != "public" else [])
+
+    def on_connect(self, dbapi_connection: Any) -> None:
+        # Outside any transaction, so the pool's reset-on-return cannot roll these back.
+        previous = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        try:
+            cur = dbapi_connection.cursor()
+            try:
+                cur.execute("SET TIME ZONE 'UTC'")
+                path = self.search_path()
+                if path:
+                    cur.execute("SET search_path TO " + ", ".join(map(_quote_ident, path)))
+            finally:
+                cur.close()
+        finally:
+            dbapi_connection.autocommit = previous
+
+    # -- catalogue --------------------------------------------------------------------
+    def introspect(
+        self, connection: Connection, schema: str | None = None, exclude: tuple[str, ...] = ()
+    ) -> RawSchema:
+        return introspect_postgres(connection, schema, exclude)
+
+    def map_type(self, data_type: str, column: Any = None) -> str:
+        return map_pg_type(data_type)
+
+    def column_type(
+        self,
+        type_: str,
+        max_length: int | None = None,
+        precision: int | None = None,
+        scale: int | None = None,
+    ) -> sa.types.TypeEngine[Any]:
+        from sqlalchemy.dialects import postgresql
+
+        if type_ == "uuid":
+            return postgresql.UUID(as_uuid=False)
+        if type_ == "json":
+            return postgresql.JSON()
+        if type_ == "float":
+            return postgresql.REAL()
+        return super().column_type(type_, max_length, precision, scale)
+
+    # -- expressions ------------------------------------------------------------------
+    def date_part(self, part: str, expr: Any) -> Any:
+        field = {"weekday": "dow", "week": "week"}.get(part, part)
+        value = sa.extract(field, expr)
+        if part == "second":
+            value = sa.func.floor(value)  # EXTRACT(SECOND) keeps the fraction
+        return sa.cast(value, sa.Integer)
+
+    @staticmethod
+    def _jsonb(expr: Any) -> Any:
+        # Columns may be json or jsonb (or text holding JSON); jsonb functions take all.
+        from sqlalchemy.dialects import postgresql
+
+        return sa.cast(expr, postgresql.JSONB)
+
+    def json_extract(self, expr: Any, path: list[str | int]) -> Any:
+        keys = [sa.literal(str(p), sa.Text) for p in path]
+        return sa.func.jsonb_extract_path_text(self._jsonb(expr), *keys, type_=sa.Text)
+
+    def json_array_length(self, expr: Any) -> Any:
+        doc = self._jsonb(expr)
+        return sa.case((sa.func.jsonb_typeof(doc) == "array", sa.func.jsonb_array_length(doc)))
+
+    def ilike(self, expr: Any, pattern: str) -> Any:
+        return expr.ilike(pattern, escape="\\")
+
+    # -- upsert -------------------------------------------------------------------------
+    def upsert_statement(
+        self,
+        table: sa.Table,
+        values: dict[str, Any],
+        conflict_columns: list[str],
+        update_columns: list[str] | None = None,
+    ) -> Any:
+        """``INSERT ... ON CONFLICT (...) DO UPDATE`` (or ``DO NOTHING``)."""
+        from sqlalchemy.dialects.postgresql import insert
+
+        stmt = insert(table).values(**values)
+        update = update_columns if update_columns is not None else [
+            c for c in values if c not in conflict_columns]
+        if not update:
+            return stmt.on_conflict_do_nothing(index_elements=conflict_columns)
+        return stmt.on_conflict_do_update(
+            index_elements=conflict_columns, set_={c: stmt.excluded[c] for c in update})
+
+    # -- errors -----------------------------------------------------------------------
+    def classify_error(self, exc: BaseException) -> DbErrorInfo | None:
+        orig = getattr(exc, "orig", None) or exc
+        diag = getattr(orig, "diag", None)
+        sqlstate = getattr(orig, "sqlstate", None) or getattr(diag, "sqlstate", None) or \
+            getattr(orig, "pgcode", None)
+        kind = SQLSTATES.get(str(sqlstate or ""))
+        if kind is None:
+            return None
+        message = str(getattr(diag, "message_primary", None) or orig)
+        table = getattr(diag, "table_name", None)
+        column = getattr(diag, "column_name", None)
+        constraint = getattr(diag, "constraint_name", None)
+        detail = getattr(diag, "message_detail", None) or ""
+        value: Any = None
+        if kind == "not_null" and "contains null values" in message:
+            kind = "contains_null"
+        m = _DETAIL.search(detail)
+        if m:
+            cols = [c.strip().strip('"') for c in m.group("cols").split(",")]
+            if len(cols) == 1:
+                column = column or cols[0]
+                value = m.group("vals")
+        if kind == "invalid_value":
+            m = _INVALID_INPUT.search(message)
+            if m:
+                value = m.group("val")
+        return DbErrorInfo(kind, table=table, column=column, value=value,
+                           constraint=constraint)

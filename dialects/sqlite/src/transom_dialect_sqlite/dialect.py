@@ -1,0 +1,293 @@
+"""The SQLite dialect: file databases through the standard library's ``sqlite3``.
+
+SQLite needs more help than the server databases: the driver's legacy transaction handling
+is replaced by explicit ``BEGIN`` so DDL is transactional, LIKE is case-insensitive by
+default (so case-sensitive matching goes through GLOB), and date parts must cope with the
+two ways Directus stores dates there (ISO text or epoch milliseconds).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.pool import QueuePool, StaticPool
+from transom.dialects import DbErrorInfo, Dialect
+
+from .introspect import introspect_sqlite, map_sqlite_type
+
+if TYPE_CHECKING:
+    from transom.config import Config
+    from transom.schema.raw import RawSchema
+
+
+def _has_json1() -> bool:
+    """JSON functions are compiled into SQLite by default since 3.38, optional before."""
+    try:
+        with sqlite3.connect(":memory:") as conn:
+            conn.execute("SELECT json_extract('[1]', '$[0]')")
+    except sqlite3.Error:
+        return False
+    return True
+
+
+_STRFTIME = {
+    "year": "%Y",
+    "month": "%m",
+    "day": "%d",
+    "hour": "%H",
+    "minute": "%M",
+    "second": "%S",
+    "weekday": "%w",
+}
+
+
+def like_to_glob(pattern: str) -> str:
+    """Turn a LIKE pattern (``\\`` escapes) into the equivalent, case-sensitive GLOB."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            out.append(_glob_literal(pattern[i + 1]))
+            i += 2
+            continue
+        if ch == "%":
+            out.append("*")
+        elif ch == "_":
+            out.append("?")
+        else:
+            out.append(_glob_literal(ch))
+        i += 1
+    return "".join(out)
+
+
+def _glob_literal(ch: str) -> str:
+    return f"[{ch}]" if ch in "*?[" else ch
+
+
+def json_path(path: list[str | int]) -> str:
+    """A SQLite/MySQL style JSON path; keys are always quoted so dots and spaces are safe."""
+    out = "$"
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += '."' + str(part).replace('"', '\\"') + '"'
+    return out
+
+
+_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)$")
+_NOT_NULL = re.compile(r"NOT NULL constraint failed: ([^.\s]+)\.(\S+)")
+
+
+class SQLiteDialect(Dialect):
+    """SQLite 3.35+ (``RETURNING`` needs 3.35; JSON functions must be compiled in)."""
+
+    name = "sqlite"
+    distribution = "transom-dialect-sqlite"
+    db_clients = ("sqlite3", "sqlite")
+    url_schemes = ("sqlite",)
+    driver = "sqlite+pysqlite"
+    default_driver = "sqlite+pysqlite"
+    vendor = "sqlite"
+    default_port = None
+
+    supports_returning = sqlite3.sqlite_version_info >= (3, 35)
+    supports_json_ops = _has_json1()
+    supports_ilike = False  # lower() on both sides; SQLite has no ILIKE operator
+    supports_upsert = sqlite3.sqlite_version_info >= (3, 24)
+    supports_transactional_ddl = True  # with the explicit BEGIN installed by create_engine
+    supports_schemas = False
+    supports_window_functions = sqlite3.sqlite_version_info >= (3, 25)
+    supports_alter_column = False  # SQLite rebuilds the table instead
+    supports_native_uuid = False
+    supports_native_boolean = False
+    supports_foreign_keys = True  # PRAGMA foreign_keys=ON on every connection
+    supports_views = True
+
+    #: Milliseconds a connection waits on a locked database before failing.
+    busy_timeout_ms = 5000
+
+    # -- connecting ---------------------------------------------------------------------
+    def url_from_config(self, config: Config) -> URL:
+        filename = str(config.get("DB_FILENAME") or "./data/data.db")
+        if filename == ":memory:":
+            return URL.create(self.default_driver, database=":memory:")
+        path = Path(filename).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return URL.create(self.default_driver, database=str(path))
+
+    def normalize_url(self, url: str | URL) -> URL:
+        u = make_url(url)
+        if "+" not in u.drivername:
+            u = u.set(drivername=self.default_driver)
+        return u
+
+    @staticmethod
+    def _is_memory(url: URL) -> bool:
+        db = url.database or ""
+        return db in ("", ":memory:") or "mode=memory" in str(url)
+
+    def engine_options(self, config: Config) -> dict[str, Any]:
+        return {
+            "poolclass": QueuePool,
+            "pool_size": int(config.get("DB_POOL_SIZE", 10)),
+            "max_overflow": 5,
+            "connect_args": {"check_same_thread": False,
+                             "timeout": self.busy_timeout_ms / 1000},
+        }
+
+    def create_engine(self, url: URL, config: Config) -> Engine:
+        url = make_url(url)
+        if self._is_memory(url):
+            # One shared connection: every new connection would see a new, empty database.
+            options: dict[str, Any] = {
+                "poolclass": StaticPool,
+                "connect_args": {"check_same_thread": False},
+            }
+        else:
+            if url.database and not url.query.get("uri"):
+                Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            options = self.engine_options(config)
+        engine = sa.create_engine(url, **options)
+        install_transactions(engine)
+        return engine
+
+    def on_connect(self, dbapi_connection: Any) -> None:
+        cur = dbapi_connection.cursor()
+        try:
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+            cur.execute("PRAGMA journal_mode=WAL")
+        finally:
+            cur.close()
+
+    # -- catalogue --------------------------------------------------------------------
+    def introspect(
+        self, connection: Connection, schema: str | None = None, exclude: tuple[str, ...] = ()
+    ) -> RawSchema:
+        return introspect_sqlite(connection, exclude)
+
+    def map_type(self, data_type: str, column: Any = None) -> str:
+        return map_sqlite_type(data_type)
+
+    def column_type(
+        self,
+        type_: str,
+        max_length: int | None = None,
+        precision: int | None = None,
+        scale: int | None = None,
+    ) -> sa.types.TypeEngine[Any]:
+        if type_ == "timestamp":
+            # A distinct declared type so introspection can tell it from dateTime.
+            return sa.TIMESTAMP(timezone=True)
+        if type_ == "uuid":
+            return sa.CHAR(36)  # Directus's textual form, dashes included
+        return super().column_type(type_, max_length, precision, scale)
+
+    # -- expressions ------------------------------------------------------------------
+    def date_part(self, part: str, expr: Any) -> Any:
+        """Parts of ISO text (any SQLite time string) or of epoch milliseconds."""
+        numeric = sa.func.typeof(expr).in_(("integer", "real"))
+        epoch = (sa.type_coerce(expr, sa.Float) / 1000.0, "unixepoch")
+        if part == "week":
+            def iso_week(*source: Any) -> Any:
+                # The ISO week is the week of that week's Thursday.
+                thursday = sa.func.date(*source, "-3 days", "weekday 4")
+                day_of_year = sa.cast(sa.func.strftime("%j", thursday), sa.Integer)
+                return (day_of_year - 1) // 7 + 1
+
+            return sa.case((numeric, iso_week(*epoch)), else_=iso_week(expr))
+        fmt = _STRFTIME[part]
+        value = sa.case(
+            (numeric, sa.func.strftime(fmt, *epoch)), else_=sa.func.strftime(fmt, expr)
+        )
+        return sa.cast(value, sa.Integer)
+
+    def json_extract(self, expr: Any, path: list[str | int]) -> Any:
+        p = json_path(path)
+        kind = sa.func.json_type(expr, p)
+        return sa.case(
+            (kind == "true", "true"),
+            (kind == "false", "false"),
+            else_=sa.cast(sa.func.json_extract(expr, p), sa.Text),
+        )
+
+    def json_array_length(self, expr: Any) -> Any:
+        return sa.case((sa.func.json_type(expr) == "array", sa.func.json_array_length(expr)))
+
+    def like(self, expr: Any, pattern: str) -> Any:
+        # LIKE ignores ASCII case on SQLite and the pragma that changes it is per
+        # connection and global to all LIKEs; GLOB is always case-sensitive.
+        return expr.op("GLOB", is_comparison=True)(like_to_glob(pattern))
+
+    def ilike(self, expr: Any, pattern: str) -> Any:
+        # lower() on both sides in SQL: SQLite folds ASCII only, so fold both the same way.
+        return sa.func.lower(expr).like(sa.func.lower(pattern), escape="\\")
+
+    # -- upsert -------------------------------------------------------------------------
+    def upsert_statement(
+        self,
+        table: sa.Table,
+        values: dict[str, Any],
+        conflict_columns: list[str],
+        update_columns: list[str] | None = None,
+    ) -> Any:
+        """``INSERT ... ON CONFLICT (...) DO UPDATE`` (or ``DO NOTHING``)."""
+        from sqlalchemy.dialects.sqlite import insert
+
+        stmt = insert(table).values(**values)
+        update = update_columns if update_columns is not None else [
+            c for c in values if c not in conflict_columns]
+        if not update:
+            return stmt.on_conflict_do_nothing(index_elements=conflict_columns)
+        return stmt.on_conflict_do_update(
+            index_elements=conflict_columns, set_={c: stmt.excluded[c] for c in update})
+
+    # -- errors -----------------------------------------------------------------------
+    def classify_error(self, exc: BaseException) -> DbErrorInfo | None:
+        orig = getattr(exc, "orig", None) or exc
+        if isinstance(orig, OverflowError):
+            return DbErrorInfo("out_of_range")
+        message = str(orig.args[0]) if getattr(orig, "args", None) else str(orig)
+        m = _UNIQUE.search(message)
+        if m:
+            cols = [c.strip() for c in m.group(1).split(",")]
+            table, _, column = cols[0].partition(".")
+            if len(cols) > 1:
+                names = ",".join(c.partition(".")[2] for c in cols)
+                return DbErrorInfo("unique", table=table, constraint=names)
+            return DbErrorInfo("unique", table=table, column=column or None)
+        m = _NOT_NULL.search(message)
+        if m:
+            return DbErrorInfo("not_null", table=m.group(1), column=m.group(2))
+        if "FOREIGN KEY constraint failed" in message:
+            return DbErrorInfo("foreign_key")
+        if "datatype mismatch" in message:
+            return DbErrorInfo("invalid_value")
+        if "integer overflow" in message:
+            return DbErrorInfo("out_of_range")
+        return None
+
+
+def install_transactions(engine: Engine) -> None:
+    """Let SQLAlchemy, not ``sqlite3``, begin transactions, so DDL and SAVEPOINT take part.
+
+    Connections run in ``AUTOCOMMIT`` (``execution_options(isolation_level=...)``) get no
+    BEGIN, as SQLAlchemy expects.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def _driver_autocommit(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return
+        conn.exec_driver_sql("BEGIN")

@@ -1,0 +1,205 @@
+"""SQLite dialect unit tests: configuration, types, expressions and error classification."""
+
+from __future__ import annotations
+
+import sqlite3
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.pool import QueuePool, StaticPool
+from transom.config import Config
+from transom.testing.dialect_suite import make_engine
+from transom_dialect_sqlite import SQLiteDialect, register_dialects
+from transom_dialect_sqlite.dialect import json_path, like_to_glob
+from transom_dialect_sqlite.introspect import map_sqlite_type, parse_default, split_declared
+
+
+@pytest.fixture
+def engine(tmp_path: Path):
+    eng = make_engine(SQLiteDialect(), f"sqlite:///{tmp_path / 'u.db'}")
+    yield eng
+    eng.dispose()
+
+
+def test_registration() -> None:
+    assert register_dialects() == [SQLiteDialect]
+    names = {ep.name: ep.value for ep in entry_points(group="transom.plugins")}
+    assert names.get("dialect_sqlite") == "transom_dialect_sqlite"
+    d = SQLiteDialect
+    assert set(d.db_clients) == {"sqlite3", "sqlite"} and d.url_schemes == ("sqlite",)
+    assert (d.name, d.vendor, d.default_driver) == ("sqlite", "sqlite", "sqlite+pysqlite")
+
+
+def test_url_from_db_filename_creates_folder(tmp_path: Path) -> None:
+    target = tmp_path / "nested" / "deeper" / "data.db"
+    url = SQLiteDialect().url_from_config(Config({"DB_FILENAME": str(target)}))
+    assert url.drivername == "sqlite+pysqlite" and url.database == str(target)
+    assert target.parent.is_dir()
+    memory = SQLiteDialect().url_from_config(Config({"DB_FILENAME": ":memory:"}))
+    assert memory.database == ":memory:"
+
+
+def test_normalize_url() -> None:
+    assert SQLiteDialect().normalize_url("sqlite:///x.db").drivername == "sqlite+pysqlite"
+    assert SQLiteDialect().normalize_url("sqlite+pysqlite:///x.db").database == "x.db"
+
+
+def test_pools(tmp_path: Path) -> None:
+    d = SQLiteDialect()
+    mem = d.create_engine(sa.make_url("sqlite://"), Config({}))
+    assert isinstance(mem.pool, StaticPool)
+    filed = d.create_engine(sa.make_url(f"sqlite:///{tmp_path / 'a' / 'b.db'}"), Config({}))
+    assert isinstance(filed.pool, QueuePool) and (tmp_path / "a").is_dir()
+    mem.dispose()
+    filed.dispose()
+
+
+def test_memory_database_is_shared_and_transactional() -> None:
+    eng = make_engine(SQLiteDialect(), "sqlite:///:memory:")
+    with eng.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    with eng.connect() as conn:
+        with conn.begin():
+            conn.exec_driver_sql("INSERT INTO t (id) VALUES (1)")
+        assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar_one() == 1
+    eng.dispose()
+
+
+def test_on_connect_pragmas(engine: sa.Engine) -> None:
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 5000
+
+
+def test_autocommit_connections_get_no_begin(engine: sa.Engine) -> None:
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("CREATE TABLE a (id INTEGER PRIMARY KEY)")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM a").scalar_one() == 0
+
+
+@pytest.mark.parametrize(("declared", "expected"), [
+    ("INTEGER", "integer"), ("int", "integer"), ("BIGINT", "bigInteger"),
+    ("FLOAT", "float"), ("REAL", "float"), ("NUMERIC(10, 5)", "decimal"),
+    ("DECIMAL", "decimal"), ("VARCHAR(255)", "string"), ("CHAR(36)", "string"),
+    ("TEXT", "text"), ("BOOLEAN", "boolean"), ("DATE", "date"), ("DATETIME", "dateTime"),
+    ("TIMESTAMP", "timestamp"), ("TIME", "time"), ("JSON", "json"), ("BLOB", "binary"),
+    ("UUID", "uuid"), ("", "unknown"), ("UNSIGNED BIG INT", "bigInteger"),
+    ("MEDIUMINT", "integer"), ("NATIVE CHARACTER(70)", "string"), ("CLOB", "text"),
+    ("GEOMETRY", "unknown"),
+])
+def test_map_type(declared: str, expected: str) -> None:
+    assert map_sqlite_type(declared) == expected
+    assert SQLiteDialect().map_type(declared) == expected
+
+
+def test_split_declared() -> None:
+    assert split_declared("NUMERIC(10, 5)") == ("numeric", 10, 5)
+    assert split_declared("varchar(255)") == ("varchar", 255, None)
+    assert split_declared(None) == ("", None, None)
+
+
+@pytest.mark.parametrize(("raw", "type_", "expected"), [
+    (None, "string", None), ("NULL", "string", None), ("'draft'", "string", "draft"),
+    ("'it''s'", "string", "it's"), ("0", "integer", 0), ("1.5", "float", 1.5),
+    ("1", "boolean", True), ("'0'", "boolean", False), ("TRUE", "boolean", True),
+    ("CURRENT_TIMESTAMP", "timestamp", "CURRENT_TIMESTAMP"), ("(42)", "integer", 42),
+    ("(datetime('now'))", "dateTime", "datetime('now')"), ("(1) + (2)", "integer", "(1) + (2)"),
+])
+def test_parse_default(raw: str | None, type_: str, expected: object) -> None:
+    assert parse_default(raw, type_) == expected
+
+
+def test_like_to_glob() -> None:
+    assert like_to_glob("%abc%") == "*abc*"
+    assert like_to_glob("a_c") == "a?c"
+    assert like_to_glob("50\\%%") == "50%*"
+    assert like_to_glob("a\\_b") == "a_b"
+    assert like_to_glob("[x]*?") == "[[]x][*][?]"
+    assert like_to_glob("\\\\") == "\\"
+
+
+def test_json_path() -> None:
+    assert json_path(["a", 0, "b c"]) == '$."a"[0]."b c"'
+    assert json_path([]) == "$"
+
+
+def _classify(message: str, cls: type[Exception] = sqlite3.IntegrityError):
+    return SQLiteDialect().classify_error(cls(message))
+
+
+def test_classify_error_messages() -> None:
+    info = _classify("UNIQUE constraint failed: people.email")
+    assert (info.kind, info.table, info.column) == ("unique", "people", "email")
+    multi = _classify("UNIQUE constraint failed: t.a, t.b")
+    assert multi.kind == "unique" and multi.column is None and multi.constraint == "a,b"
+    nn = _classify("NOT NULL constraint failed: people.name")
+    assert (nn.kind, nn.table, nn.column) == ("not_null", "people", "name")
+    assert _classify("FOREIGN KEY constraint failed").kind == "foreign_key"
+    assert _classify("datatype mismatch").kind == "invalid_value"
+    assert _classify("no such table: x", sqlite3.OperationalError) is None
+    assert SQLiteDialect().classify_error(OverflowError("int too big")).kind == "out_of_range"
+
+
+def test_classify_wrapped_error(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE p (id INTEGER PRIMARY KEY, email TEXT UNIQUE)")
+        conn.exec_driver_sql("INSERT INTO p (email) VALUES ('a')")
+    with pytest.raises(sa.exc.IntegrityError) as caught, engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO p (email) VALUES ('a')")
+    info = SQLiteDialect().classify_error(caught.value)
+    assert (info.kind, info.table, info.column) == ("unique", "p", "email")
+
+
+def test_date_parts_of_epoch_ms_and_iso_text(engine: sa.Engine) -> None:
+    d = SQLiteDialect()
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE d (id INTEGER PRIMARY KEY, v DATETIME)")
+        conn.exec_driver_sql(
+            "INSERT INTO d (id, v) VALUES (1, 1710079509000), (2, '2024-03-10T14:05:09.000Z'),"
+            " (3, '2024-03-10 14:05:09'), (4, '2024-03-10T16:05:09+02:00'), (5, NULL),"
+            " (6, 1710079509000.0)")
+    t = sa.table("d", sa.column("id"), sa.column("v", sa.DateTime))
+    with engine.connect() as conn:
+        for part, want in [("year", 2024), ("month", 3), ("day", 10), ("hour", 14),
+                           ("minute", 5), ("second", 9), ("weekday", 0), ("week", 10)]:
+            got = conn.execute(sa.select(d.date_part(part, t.c.v)).order_by(t.c.id)).scalars()
+            assert list(got) == [want, want, want, want, None, want], part
+
+
+def test_introspection_details(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE parent (code TEXT PRIMARY KEY)")
+        conn.exec_driver_sql("CREATE TABLE alias (id INTEGER PRIMARY KEY, n INT)")
+        conn.exec_driver_sql("CREATE TABLE notalias (id INT PRIMARY KEY)")
+        conn.exec_driver_sql("CREATE TABLE wr (id INTEGER PRIMARY KEY) WITHOUT ROWID")
+        conn.exec_driver_sql(
+            "CREATE TABLE child (id INTEGER PRIMARY KEY, parent TEXT,"
+            " full TEXT GENERATED ALWAYS AS (parent || '!') VIRTUAL,"
+            " CONSTRAINT child_parent_foreign FOREIGN KEY (parent) REFERENCES parent"
+            " ON DELETE CASCADE)")
+        conn.exec_driver_sql("CREATE INDEX child_parent_idx ON child (parent)")
+        conn.exec_driver_sql("CREATE VIEW fine AS SELECT id FROM alias")
+        conn.exec_driver_sql("ALTER TABLE parent RENAME TO parent2")
+        conn.exec_driver_sql("CREATE TABLE gone (id INTEGER PRIMARY KEY)")
+        conn.exec_driver_sql("CREATE VIEW broken AS SELECT * FROM gone")
+        conn.exec_driver_sql("DROP TABLE gone")
+    with engine.connect() as conn:
+        raw = SQLiteDialect().introspect(conn)
+    assert raw.vendor == "sqlite"
+    assert raw.tables["alias"].column("id").has_auto_increment
+    assert not raw.tables["notalias"].column("id").has_auto_increment
+    assert not raw.tables["wr"].column("id").has_auto_increment
+    code = raw.tables["parent2"].column("code")
+    assert code.is_primary_key and code.is_unique and not code.is_indexed
+    child = raw.tables["child"]
+    assert child.column("full").is_generated
+    assert child.column("parent").is_indexed
+    (fk,) = child.foreign_keys
+    assert (fk.column, fk.foreign_table, fk.foreign_column) == ("parent", "parent2", "code")
+    assert fk.constraint_name == "child_parent_foreign" and fk.on_delete == "CASCADE"
+    assert raw.tables["fine"].is_view and "broken" not in raw.tables
+    assert "sqlite_sequence" not in raw.tables

@@ -1,0 +1,1 @@
+"""Response cache for Transom on Redis or memory."""

@@ -1,0 +1,1 @@
+"""GraphQL endpoint for Transom, compatible with Directus 11."""

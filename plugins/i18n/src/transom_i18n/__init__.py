@@ -1,0 +1,1 @@
+"""Internationalisation helpers for Transom."""
