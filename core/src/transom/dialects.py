@@ -89,6 +89,12 @@ class Dialect:
     supports_foreign_keys: ClassVar[bool] = False
     supports_views: ClassVar[bool] = False
 
+    #: execution options of read-only connections: dialects whose driver can skip the
+    #: BEGIN/ROLLBACK round trip of a pooled read say so here (autocommit reads)
+    read_options: ClassVar[dict[str, Any]] = {}
+    #: execution options of write transactions (SQLite takes its write lock up front)
+    write_options: ClassVar[dict[str, Any]] = {}
+
     def __init__(self, config: Config | None = None) -> None:
         self.config = config
 
@@ -186,6 +192,13 @@ class Dialect:
     def like(self, expr: Any, pattern: str) -> Any:
         """Case-sensitive LIKE (SQLite and MySQL need help to make it so)."""
         return expr.like(pattern, escape="\\")
+
+    def upsert_statement(self, table: sa.Table, values: dict[str, Any],
+                         conflict_columns: list[str],
+                         update_columns: list[str] | None = None) -> Any:
+        """INSERT that updates ``update_columns`` when ``conflict_columns`` already exist
+        (dialects with ``supports_upsert``)."""
+        raise NotImplementedError(f"{self.name} does not support upsert")
 
     # -- errors -----------------------------------------------------------------------
     def classify_error(self, exc: BaseException) -> DbErrorInfo | None:

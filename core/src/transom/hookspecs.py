@@ -102,7 +102,7 @@ def accountability_from_request(cms: Any, request: Any) -> Any:
 def register_auth_providers(cms: Any) -> Any:
     """Contribute login providers that verify identity (local password, LDAP, OAuth...).
 
-    :return: :class:`transom.auth.AuthProvider` objects keyed by their ``name``.
+    :return: :class:`transom.auth.providers.AuthProvider` objects keyed by their ``name``.
     """
 
 

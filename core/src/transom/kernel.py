@@ -133,15 +133,21 @@ class Transom:
     # -- database -----------------------------------------------------------------------
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        """A connection for reads (autobegun transaction rolled back at the end)."""
+        """A connection for reads, with the dialect's read options (autocommit where the
+        driver can skip a BEGIN/ROLLBACK round trip)."""
         with self.engine.connect() as conn:
+            if self.dialect.read_options:
+                conn = conn.execution_options(**self.dialect.read_options)
             yield conn
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """A connection inside a transaction committed on success, rolled back on error."""
-        with self.engine.begin() as conn:
-            yield conn
+        with self.engine.connect() as conn:
+            if self.dialect.write_options:
+                conn = conn.execution_options(**self.dialect.write_options)
+            with conn.begin():
+                yield conn
 
     def ping_database(self) -> None:
         with self.engine.connect() as conn:

@@ -13,8 +13,6 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import mssql
 from sqlalchemy.schema import CreateTable
-from transom.config import Config
-from transom.errors import StartupError
 from transom_dialect_mssql import MSSQLDialect, register_dialects
 from transom_dialect_mssql.introspect import (
     COLUMNS_SQL,
@@ -25,6 +23,9 @@ from transom_dialect_mssql.introspect import (
     map_mssql_type,
     parse_default,
 )
+
+from transom.config import Config
+from transom.errors import StartupError
 
 MS = mssql.dialect()
 
@@ -85,12 +86,12 @@ def test_column_types_ddl() -> None:
     d = MSSQLDialect()
     types = ["string", "text", "integer", "bigInteger", "float", "decimal", "boolean",
              "date", "dateTime", "timestamp", "time", "json", "uuid", "binary"]
-    t = sa.Table("t", sa.MetaData(), *[sa.Column(n, d.column_type(n, None, 10, 5))
+    t = sa.Table("t", sa.MetaData(), *[sa.Column(n.lower(), d.column_type(n, None, 10, 5))
                                        for n in types])
     ddl = " ".join(str(CreateTable(t).compile(dialect=MS)).split())
     for fragment in ["string NVARCHAR(255)", "text NVARCHAR(max)", "integer INTEGER",
-                     "bigInteger BIGINT", "float FLOAT", "decimal NUMERIC(10, 5)",
-                     "boolean BIT", "date DATE", "dateTime DATETIME2",
+                     "biginteger BIGINT", "float FLOAT", "decimal NUMERIC(10, 5)",
+                     "boolean BIT", "date DATE", "datetime DATETIME2",
                      "timestamp DATETIMEOFFSET", "time TIME", "json NVARCHAR(max)",
                      "uuid UNIQUEIDENTIFIER", "binary VARBINARY(max)"]:
         assert fragment in ddl, fragment
@@ -101,7 +102,7 @@ def test_column_types_ddl() -> None:
     ("week", "datepart(iso_week, v)"), ("day", "datepart(day, v)"),
     ("hour", "datepart(hour, v)"), ("minute", "datepart(minute, v)"),
     ("second", "datepart(second, v)"),
-    ("weekday", "((datepart(weekday, v) + @@DATEFIRST) + 6) % 7"),
+    ("weekday", "(datepart(weekday, v) + @@DATEFIRST + 6) % 7"),
 ])
 def test_date_parts(part: str, sql: str) -> None:
     assert _sql(MSSQLDialect().date_part(part, sa.column("v"))) == sql
@@ -317,5 +318,6 @@ def test_introspection_is_bounded_and_read_only() -> None:
 
 def test_catalogue_queries_compile_for_mssql() -> None:
     for sql in QUERIES:
-        compiled = sa.text(sql).compile(dialect=MS)
+        compiled = sa.text(sql).compile(dialect=mssql.dialect(paramstyle="qmark"))
         assert "COALESCE(?, SCHEMA_NAME())" in str(compiled)
+        assert list(compiled.binds) == ["schema"]

@@ -13,11 +13,12 @@ import pymysql
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
+from transom_dialect_mysql import MySQLDialect, register_dialects
+from transom_dialect_mysql.introspect import map_mysql_type, parse_default
+
 from transom.config import Config
 from transom.testing.databases import fresh_database, in_ci, unavailable_reason
 from transom.testing.dialect_suite import make_engine
-from transom_dialect_mysql import MySQLDialect, register_dialects
-from transom_dialect_mysql.introspect import map_mysql_type, parse_default
 
 
 def _sql(expr: Any) -> str:

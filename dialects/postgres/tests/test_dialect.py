@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
+from transom_dialect_postgres import PostgresDialect, register_dialects
+from transom_dialect_postgres.introspect import base_type, map_pg_type, parse_default
+
 from transom.config import Config
 from transom.errors import StartupError
 from transom.testing.databases import fresh_database, in_ci, unavailable_reason
 from transom.testing.dialect_suite import make_engine
-from transom_dialect_postgres import PostgresDialect, register_dialects
-from transom_dialect_postgres.introspect import base_type, map_pg_type, parse_default
 
 
 def _sql(expr: Any) -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from transom_dialect_postgres import PostgresDialect
+
 from transom.testing.databases import fresh_database, in_ci, unavailable_reason
 from transom.testing.dialect_suite import *  # noqa: F403
 from transom.testing.dialect_suite import ERROR_KINDS, DialectCase, make_engine
-from transom_dialect_postgres import PostgresDialect
 
 
 @pytest.fixture(scope="module")

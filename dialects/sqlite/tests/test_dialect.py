@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import QueuePool, StaticPool
+from transom_dialect_sqlite import SQLiteDialect, register_dialects
+from transom_dialect_sqlite.dialect import BEGIN_MODE_OPTION, json_path, like_to_glob
+from transom_dialect_sqlite.introspect import map_sqlite_type, parse_default, split_declared
+
 from transom.config import Config
 from transom.testing.dialect_suite import make_engine
-from transom_dialect_sqlite import SQLiteDialect, register_dialects
-from transom_dialect_sqlite.dialect import json_path, like_to_glob
-from transom_dialect_sqlite.introspect import map_sqlite_type, parse_default, split_declared
 
 
 @pytest.fixture
@@ -72,6 +73,19 @@ def test_on_connect_pragmas(engine: sa.Engine) -> None:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 5000
+
+
+def test_begin_modes(engine: sa.Engine) -> None:
+    seen: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute",
+                    lambda _c, _cur, statement, *_a: seen.append(statement))
+    with engine.connect() as conn:
+        with conn.begin():
+            conn.exec_driver_sql("SELECT 1")
+    with engine.connect().execution_options(**{BEGIN_MODE_OPTION: "immediate"}) as conn:
+        with conn.begin():
+            conn.exec_driver_sql("SELECT 1")
+    assert [s for s in seen if s.startswith("BEGIN")] == ["BEGIN", "BEGIN IMMEDIATE"]
 
 
 def test_autocommit_connections_get_no_begin(engine: sa.Engine) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from transom_dialect_sqlite import SQLiteDialect
+
 from transom.testing.databases import fresh_database
 from transom.testing.dialect_suite import *  # noqa: F403
 from transom.testing.dialect_suite import DialectCase, make_engine
-from transom_dialect_sqlite import SQLiteDialect
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """The default mail transport: writes each message to the log instead of sending it.
 
-Installed deployments replace it with an SMTP plugin (``EMAIL_TRANSPORT=smtp``); it answers
+With ``EMAIL_TRANSPORT=smtp`` the ``core_mail_smtp`` plugin sends real mail; this one answers
 only when no other ``send_email`` implementation did.
 """
 

@@ -11,6 +11,7 @@ from typing import Any
 from .. import hookimpl
 from ..auth.tokens import extract_token
 from ..errors import InvalidCredentialsError, UserSuspendedError
+from ..http.context import client_ip
 
 
 @hookimpl(trylast=True)
@@ -25,4 +26,4 @@ def accountability_from_request(cms: Any, request: Any) -> Any:
     if user["status"] != "active":
         raise UserSuspendedError() if user["status"] == "suspended" else \
             InvalidCredentialsError()
-    return cms.access.for_user(str(user["id"]), user["role"])
+    return cms.access.for_user(str(user["id"]), user["role"], client_ip())

@@ -171,7 +171,8 @@ class Reader:
                                                    resolve(self.ctx, cond), trusted=True),
                                     expr), else_=sa.null())
                 i = add(f"col:{name}", expr)
-                conv = out_converter(out.field.type, out.field.concealed)
+                scale = (out.field.schema or {}).get("numeric_scale")
+                conv = out_converter(out.field.type, out.field.concealed, scale)
                 fillers.append(_filler(out.key, i, conv))
             elif isinstance(out, FunctionOut):
                 expr, ftype = function_expression(self.ctx, node.coll, table, out.function,

@@ -179,10 +179,24 @@ OUT: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def out_converter(type_: str, concealed: bool = False) -> Callable[[Any], Any] | None:
-    """The function that turns a stored value of ``type_`` into its JSON form (None: as is)."""
+def out_converter(type_: str, concealed: bool = False,
+                  scale: int | None = None) -> Callable[[Any], Any] | None:
+    """The function that turns a stored value of ``type_`` into its JSON form (None: as is).
+
+    ``scale`` fixes a decimal's digits, so SQLite (which stores NUMERIC as a float) gives
+    ``"250.50"`` like PostgreSQL and MySQL do.
+    """
     if concealed:
         return lambda v: None if v is None or v == "" else CONCEALED
+    if type_ == "decimal" and scale is not None:
+        quantum = decimal.Decimal(1).scaleb(-int(scale))
+
+        def fixed(v: Any) -> Any:
+            if v is None:
+                return None
+            return str(decimal.Decimal(str(v)).quantize(quantum))
+
+        return fixed
     return OUT.get(type_)
 
 

@@ -27,7 +27,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -98,7 +98,6 @@ class DialectCase:
     engine: Engine
     raises: frozenset[str] = ERROR_KINDS
     names_column: frozenset[str] = ERROR_KINDS
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def make_engine(dialect: Dialect, url: str | URL, config: Any = None) -> Engine:

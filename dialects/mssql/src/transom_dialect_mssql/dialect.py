@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
+
 from transom.dialects import DbErrorInfo, Dialect
 from transom.errors import StartupError
 
@@ -154,7 +155,7 @@ class MSSQLDialect(Dialect):
         if type_ in ("string", "hash", "csv"):
             return sa.Unicode(max_length or 255)
         if type_ in ("text", "json"):
-            return sa.UnicodeText()  # NVARCHAR(max)
+            return mssql.NVARCHAR("max")
         if type_ == "dateTime":
             return mssql.DATETIME2()
         if type_ == "timestamp":

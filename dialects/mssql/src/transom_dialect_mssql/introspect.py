@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+
 from transom.schema.raw import RawColumn, RawForeignKey, RawSchema, RawTable
 
 _SCHEMA = "COALESCE(:schema, SCHEMA_NAME())"

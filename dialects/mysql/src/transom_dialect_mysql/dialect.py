@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, make_url
+
 from transom.dialects import DbErrorInfo, Dialect
 
 from .introspect import introspect_mysql, map_mysql_type

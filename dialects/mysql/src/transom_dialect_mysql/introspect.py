@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+
 from transom.schema.raw import RawColumn, RawForeignKey, RawSchema, RawTable
 
 _SCHEMA = "COALESCE(:schema, DATABASE())"

@@ -9,10 +9,11 @@ Directus reports them.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, make_url
+
 from transom.dialects import DbErrorInfo, Dialect
 
 from .introspect import introspect_postgres, map_pg_type
@@ -69,6 +70,9 @@ class PostgresDialect(Dialect):
     supports_native_boolean = True
     supports_foreign_keys = True
     supports_views = True
+
+    #: reads skip the BEGIN/ROLLBACK round trip (psycopg switches autocommit client-side)
+    read_options: ClassVar[dict[str, Any]] = {"isolation_level": "AUTOCOMMIT"}
 
     # -- connecting ---------------------------------------------------------------------
     def url_from_config(self, config: Config) -> URL:

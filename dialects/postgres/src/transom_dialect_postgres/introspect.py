@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+
 from transom.schema.raw import RawColumn, RawForeignKey, RawSchema, RawTable
 
 RELKINDS = "('r', 'p', 'v', 'm', 'f')"

@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import QueuePool, StaticPool
+
 from transom.dialects import DbErrorInfo, Dialect
 
 from .introspect import introspect_sqlite, map_sqlite_type
@@ -109,6 +110,9 @@ class SQLiteDialect(Dialect):
     supports_native_boolean = False
     supports_foreign_keys = True  # PRAGMA foreign_keys=ON on every connection
     supports_views = True
+
+    read_options: ClassVar[dict[str, Any]] = {"isolation_level": "AUTOCOMMIT"}
+    write_options: ClassVar[dict[str, Any]] = {"transom_sqlite_begin": "IMMEDIATE"}
 
     #: Milliseconds a connection waits on a locked database before failing.
     busy_timeout_ms = 5000
@@ -275,6 +279,12 @@ class SQLiteDialect(Dialect):
         return None
 
 
+#: Execution option naming the BEGIN mode of a transaction: ``"IMMEDIATE"`` takes the write
+#: lock up front, so a read-then-write transaction never fails with "database is locked"
+#: when another writer got in between (deferred is the default, best for reads).
+BEGIN_MODE_OPTION = "transom_sqlite_begin"
+
+
 def install_transactions(engine: Engine) -> None:
     """Let SQLAlchemy, not ``sqlite3``, begin transactions, so DDL and SAVEPOINT take part.
 
@@ -288,6 +298,11 @@ def install_transactions(engine: Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        options = conn.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
             return
-        conn.exec_driver_sql("BEGIN")
+        mode = str(options.get(BEGIN_MODE_OPTION) or "").upper()
+        if mode in ("IMMEDIATE", "EXCLUSIVE"):
+            conn.exec_driver_sql(f"BEGIN {mode}")
+        else:
+            conn.exec_driver_sql("BEGIN")

@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+
 from transom.schema.raw import RawColumn, RawForeignKey, RawSchema, RawTable
 
 _NOT_INTERNAL = "m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"

@@ -1,0 +1,56 @@
+"""JWT authentication for Transom: login, refresh, logout, password reset.
+
+Wire-compatible with Directus 11's ``/auth`` routes and tokens (HS256 JWTs signed with
+``SECRET``, issuer ``directus``; refresh tokens as ``directus_sessions`` rows). See README.md
+for routes, settings and security notes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+
+from transom import hookimpl
+
+from .local import LocalProvider
+from .resolve import CLEAR_SESSION_FLAG, accountability_for_request
+from .routes import bp
+from .service import InvalidProviderError
+from .settings import SETTINGS
+from .state import get_state
+
+__all__ = ["InvalidProviderError", "LocalProvider", "get_state"]
+
+
+@hookimpl
+def register_settings() -> Any:
+    return list(SETTINGS)
+
+
+@hookimpl
+def register_blueprints(cms: Any) -> Any:
+    return bp
+
+
+@hookimpl
+def register_auth_providers(cms: Any) -> Any:
+    return LocalProvider()
+
+
+@hookimpl
+def init_app(cms: Any, app: Any) -> None:
+    state = get_state(cms)  # fail at start-up, not on the first login, if misconfigured
+    cookie = state.settings.session_cookie
+
+    @app.after_request
+    def _clear_dead_session_cookie(resp: Any) -> Any:
+        if g.get(CLEAR_SESSION_FLAG):
+            resp.delete_cookie(cookie.name, **cookie.clear_kwargs())
+        return resp
+
+
+@hookimpl(tryfirst=True)
+def accountability_from_request(cms: Any, request: Any) -> Any:
+    # Before core's static tokens (trylast): JWTs are recognised here, the rest passes on.
+    return accountability_for_request(cms, request)

@@ -1,0 +1,66 @@
+"""Who a Directus JWT belongs to, checked on every request.
+
+Only tokens that decode as JWTs issued by ``directus`` are ours; anything else (a static token,
+even one shaped like a JWT) is left to the next resolver. Ours must then be HS256-signed with
+``SECRET`` (else 403 ``INVALID_TOKEN``) and unexpired (else 401 ``TOKEN_EXPIRED``); the user
+is read again from the database so that a suspension or a new role applies at once; a session
+token (``session`` claim) works only while its ``directus_sessions`` row does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import g
+
+from transom.accountability import Accountability
+from transom.auth.tokens import extract_token, looks_like_jwt
+from transom.errors import InvalidCredentialsError, InvalidTokenError, UserSuspendedError
+from transom.http.context import client_ip
+
+from . import jwt_tokens, service
+from .state import AuthState, get_state
+
+CLEAR_SESSION_FLAG = "_auth_jwt_clear_session_cookie"
+
+
+def accountability_for_request(cms: Any, request: Any) -> Accountability | None:
+    state = get_state(cms)
+    cookie_name = state.settings.session_cookie.name
+    token = extract_token(request, cookie_name)
+    if not token or not looks_like_jwt(token) or not jwt_tokens.is_directus_jwt(token):
+        return None
+    try:
+        claims = jwt_tokens.verify(token, state.secret)
+        return accountability_for_claims(cms, state, claims, client_ip())
+    except Exception:
+        if request.cookies.get(cookie_name) == token:
+            # A dead session cookie would fail every request: ask the browser to drop it.
+            setattr(g, CLEAR_SESSION_FLAG, True)
+        raise
+
+
+def accountability_for_claims(cms: Any, state: AuthState, claims: dict[str, Any],
+                              ip: str | None) -> Accountability | None:
+    """The caller of verified claims. Share tokens (``share`` without ``id``) are left to a
+    shares plugin, which finds the verified claims in ``flask.g.transom_jwt_claims``."""
+    g.transom_jwt_claims = claims
+    raw_id = claims.get("id")
+    if raw_id is None and claims.get("share") is not None:
+        return None
+    try:
+        user_id = str(uuid.UUID(str(raw_id)))
+    except ValueError as exc:
+        raise InvalidTokenError() from exc
+    user = service.current_user(cms, state, user_id)
+    if user is None:
+        raise InvalidCredentialsError()
+    if user.status != "active":
+        raise UserSuspendedError() if user.status == "suspended" else InvalidCredentialsError()
+    session = claims.get("session")
+    if session is not None and not service.session_is_live(cms, state, str(session), user_id):
+        raise InvalidCredentialsError()
+    role = str(user.role) if user.role is not None else None
+    return cms.access.for_user(user_id, role, ip,
+                               session=str(session) if session is not None else None)
