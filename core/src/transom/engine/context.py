@@ -40,9 +40,16 @@ class CompileContext:
         return coll
 
     def alias(self, coll: Collection) -> sa.FromClause:
-        """A fresh alias of the collection's table (subqueries must not collide)."""
+        """An alias of the collection's table, unique within this compilation (subqueries
+        must not collide). Aliases are reused across requests (they are immutable and
+        cost a column-proxy build each), keyed by their number, in the table's ``info``."""
         assert coll.table is not None
-        return coll.table.alias(f"t{next(self._aliases)}")
+        n = next(self._aliases)
+        cache = coll.table.info.setdefault("transom_aliases", {})
+        alias = cache.get(n)
+        if alias is None:
+            alias = cache[n] = coll.table.alias(f"t{n}")
+        return alias
 
     def read_access(self, coll: Collection) -> CollectionAccess:
         return self.permissions.access(coll.collection, "read")

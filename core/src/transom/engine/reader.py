@@ -144,8 +144,8 @@ class Reader:
         return sa.select(agg).where(cond).limit(1).scalar_subquery()
 
     # -- reading ------------------------------------------------------------------------
-    def columns(self, node: Node, table: sa.FromClause) -> tuple[list[Any],
-                                                                   list[Callable[..., Any]]]:
+    def columns(self, node: Node, table: sa.FromClause) -> tuple[list[Any], list[Any],
+                                                                   dict[str, int]]:
         """The select list of a node and, per output, how to fill it from a row."""
         access = self.ctx.read_access(node.coll)
         cols: list[Any] = []
@@ -160,7 +160,7 @@ class Reader:
         pk = node.coll.primary_key
         if pk is not None:
             add("__pk", table.c[pk])
-        fillers: list[Callable[..., Any]] = []
+        fillers: list[Any] = []
         for out in node.outputs:
             if isinstance(out, ColumnOut):
                 name = out.field.field
@@ -185,7 +185,7 @@ class Reader:
                     add(f"col:{out.field.field}", table.c[out.field.field])
                 if out.rel.kind == "a2o":
                     add("__collection", table.c[out.rel.collection_field or "collection"])
-        return cols, fillers, index  # type: ignore[return-value]
+        return cols, fillers, index
 
     def read(self, node: Node, query: Query) -> list[dict[str, Any]]:
         """Root read: filter, search, sort, limit/offset/page, then relations."""
@@ -343,21 +343,24 @@ def _cast_key(value: Any, type_: str) -> Any:
     return str(value)
 
 
-def _filler(key: str, pos: int, conv: Callable[[Any], Any] | None) -> Callable[..., Any]:
-    if conv is None:
-        return lambda row, item: item.__setitem__(key, row[pos])
-    return lambda row, item: item.__setitem__(key, conv(row[pos]) if row[pos] is not None
-                                              else None)
+def _filler(key: str, pos: int, conv: Callable[[Any], Any] | None) -> tuple[str, int, Any]:
+    """How one output key is filled from a row: position and converter (None: as is)."""
+    return (key, pos, conv)
 
 
-def _placeholder(key: str) -> Callable[..., Any]:
-    return lambda row, item: item.__setitem__(key, None)
+def _placeholder(key: str) -> tuple[str, int, Any]:
+    """A key filled later (relations), put in now so the key keeps its place."""
+    return (key, -1, None)
 
 
-def _fill(row: Any, fillers: list[Callable[..., Any]]) -> dict[str, Any]:
+def _fill(row: Any, fillers: list[tuple[str, int, Any]]) -> dict[str, Any]:
     item: dict[str, Any] = {}
-    for fill in fillers:
-        fill(row, item)
+    for key, pos, conv in fillers:
+        if pos < 0:
+            item[key] = None
+            continue
+        value = row[pos]
+        item[key] = conv(value) if conv is not None and value is not None else value
     return item
 
 

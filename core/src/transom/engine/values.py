@@ -37,6 +37,11 @@ def _to_datetime(value: Any) -> dt.datetime | None:
         return None
     if isinstance(value, dt.datetime):
         return value
+    if isinstance(value, str):
+        try:  # the C parser covers what databases return; dateutil handles the rest
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            pass
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day)
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -54,8 +59,9 @@ def _fmt_timestamp(value: Any) -> str | None:
         return None
     if d.tzinfo is None:
         d = d.replace(tzinfo=_UTC)  # stored naive: Transom always writes UTC
-    d = d.astimezone(_UTC)
-    return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z"
+    if d.utcoffset():
+        d = d.astimezone(_UTC)
+    return d.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def _fmt_datetime(value: Any) -> str | None:
@@ -64,7 +70,7 @@ def _fmt_datetime(value: Any) -> str | None:
         return None
     if d.tzinfo is not None:
         d = d.astimezone(_UTC).replace(tzinfo=None)
-    return d.strftime("%Y-%m-%dT%H:%M:%S")
+    return d.isoformat(timespec="seconds")
 
 
 def _fmt_date(value: Any) -> str | None:
