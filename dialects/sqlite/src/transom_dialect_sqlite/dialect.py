@@ -8,6 +8,7 @@ two ways Directus stores dates there (ISO text or epoch milliseconds).
 
 from __future__ import annotations
 
+import decimal
 import re
 import sqlite3
 from pathlib import Path
@@ -147,6 +148,9 @@ class SQLiteDialect(Dialect):
         }
 
     def create_engine(self, url: URL, config: Config) -> Engine:
+        # sqlite3 can't bind Decimal; store decimals as their exact text (NUMERIC affinity
+        # turns it into a number). Registered here, at start-up, not at import.
+        sqlite3.register_adapter(decimal.Decimal, str)
         url = make_url(url)
         if self._is_memory(url):
             # One shared connection: every new connection would see a new, empty database.
