@@ -102,6 +102,14 @@ def start(host: str | None, port: int | None, workers: int | None,
     port = port or cfg.get("PORT", 8055)
     workers = workers or cfg.get("WORKERS", 2)
     threads = threads or cfg.get("THREADS", 1)
+    if not cfg.get("SECRET"):
+        # Every worker must sign and check tokens with the same key: make one here, before
+        # the workers fork, instead of one per worker (tokens still end with this process).
+        import secrets
+
+        os.environ["SECRET"] = secrets.token_urlsafe(48)
+        click.echo("warning: SECRET is not set; tokens end when this server stops. Set SECRET "
+                   "to keep them.", err=True)
     cms.close()
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     click.echo(f"Transom is running at http://{shown}:{port} "
