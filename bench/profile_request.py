@@ -20,6 +20,7 @@ import cProfile
 import io
 import os
 import pstats
+import re
 import sys
 import time
 from pathlib import Path
@@ -74,6 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         "--profile", default="list", help="Transom scenario to profile (list); 'none' to skip"
     )
     ap.add_argument("--top", type=int, default=25, help="rows of each profile listing (25)")
+    ap.add_argument(
+        "--only",
+        metavar="REGEX",
+        help="list only functions whose file:line(name) matches (e.g. 'transom' for "
+        "Transom's own code; paths are kept then)",
+    )
     ap.add_argument("--dump", help="write the raw profile here (pstats format)")
     args = ap.parse_args(argv)
 
@@ -112,9 +119,14 @@ def main(argv: list[str] | None = None) -> int:
         for key in ("tottime", "cumulative"):
             buf = io.StringIO()
             stats = pstats.Stats(prof, stream=buf)
-            stats.strip_dirs().sort_stats(key).print_stats(args.top)
-            print(f"\n=== cProfile of {args.n} x GET {sc.path} (Transom), by {key} ===")
+            if args.only:
+                stats.sort_stats(key).print_stats(args.only, args.top)
+            else:
+                stats.strip_dirs().sort_stats(key).print_stats(args.top)
+            only = f", functions matching {args.only!r}" if args.only else ""
+            print(f"\n=== cProfile of {args.n} x GET {sc.path} (Transom), by {key}{only} ===")
             text = buf.getvalue()
+            text = re.sub(r"\S*/site-packages/", "", text.replace(f"{BENCH_DIR.parent}/", ""))
             print(text[text.find("   ncalls") :].rstrip())
     return 0
 

@@ -313,6 +313,7 @@ class LoadResult:
     p99_ms: float
     max_ms: float
     other_cpu_pct: float = 0.0
+    error_detail: dict[str, int] = field(default_factory=dict)
 
     @property
     def rps(self) -> float:
@@ -357,6 +358,7 @@ def run_wrk(
         p90_ms=d["p90_us"] / 1000,
         p99_ms=d["p99_us"] / 1000,
         max_ms=d["max_us"] / 1000,
+        error_detail={k: d[k] for k in ("connect", "read", "write", "timeout") if d[k]},
     )
 
 
@@ -526,9 +528,18 @@ class ScenarioResult:
     passes: list[LoadResult] = field(default_factory=list)
     rss_mb: dict[int, float] = field(default_factory=dict)
     rows: int | None = None
+    disturbed_above: float = 0.0  # 0: use every pass
+
+    def used_passes(self) -> list[LoadResult]:
+        """The passes the figures come from: those measured while other processes used at
+        most ``disturbed_above`` % of the CPUs, or all of them when none was that quiet."""
+        if self.disturbed_above <= 0:
+            return self.passes
+        quiet = [p for p in self.passes if p.other_cpu_pct <= self.disturbed_above]
+        return quiet or self.passes
 
     def median(self, attr: str) -> float:
-        return statistics.median(getattr(p, attr) for p in self.passes)
+        return statistics.median(getattr(p, attr) for p in self.used_passes())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -547,6 +558,7 @@ class ScenarioResult:
             "non_2xx": sum(p.non_2xx for p in self.passes),
             "worker_rss_mb": [round(v, 1) for _, v in sorted(self.rss_mb.items())],
             "other_cpu_pct": round(self.median("other_cpu_pct"), 1),
+            "passes_used": f"{len(self.used_passes())}/{len(self.passes)}",
             "passes": [
                 {
                     "rps": round(p.rps, 1),
@@ -554,6 +566,7 @@ class ScenarioResult:
                     "p99_ms": round(p.p99_ms, 2),
                     "requests": p.requests,
                     "errors": p.errors,
+                    "error_detail": p.error_detail,
                     "non_2xx": p.non_2xx,
                     "other_cpu_pct": round(p.other_cpu_pct, 1),
                 }
@@ -602,24 +615,21 @@ def machine_info(args: argparse.Namespace, loader: str) -> dict[str, Any]:
         "warmup_s": args.warmup,
         "repeat": args.repeat,
         "connections": args.connections,
+        "workers": args.workers,
         "loader": loader,
     }
     if loader == "wrk":
         v = subprocess.run(["wrk", "-v"], capture_output=True, text=True, timeout=5)
         info["wrk"] = (v.stdout or v.stderr).splitlines()[0] if (v.stdout or v.stderr) else ""
-    try:
-        import sqlite3
+    import sqlite3
+    from importlib.metadata import PackageNotFoundError, version
 
-        import flask
-        import sqlalchemy
-
-        info.update(
-            sqlite=sqlite3.sqlite_version,
-            flask=flask.__version__,
-            sqlalchemy=sqlalchemy.__version__,
-        )
-    except Exception:
-        pass
+    info["sqlite"] = sqlite3.sqlite_version
+    for dist in ("transom", "flask", "sqlalchemy", "gunicorn", "psycopg"):
+        try:
+            info[dist] = version(dist)
+        except PackageNotFoundError:
+            pass
     return info
 
 
@@ -639,7 +649,8 @@ def print_table(
     )
     hdr = (
         f"{'scenario':<22} {'server':<9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'max ms':>8} {'err':>5} {'non2xx':>6} {'rows':>5} {'other%':>6}  worker RSS MB"
+        f"{'max ms':>8} {'err':>5} {'non2xx':>6} {'rows':>5} {'other%':>6} {'passes':>6}  "
+        "worker RSS MB"
     )
     print(hdr)
     print("-" * len(hdr))
@@ -648,7 +659,8 @@ def print_table(
         print(
             f"{d['name']:<22} {d['server']:<9} {d['rps']:>9.0f} {d['p50_ms']:>8.2f} "
             f"{d['p99_ms']:>8.2f} {d['max_ms']:>8.1f} {d['errors']:>5} {d['non_2xx']:>6} "
-            f"{d['rows'] if d['rows'] is not None else '-':>5} {d['other_cpu_pct']:>6.0f}  "
+            f"{d['rows'] if d['rows'] is not None else '-':>5} {d['other_cpu_pct']:>6.0f} "
+            f"{d['passes_used']:>6}  "
             f"{fmt_rss(r.rss_mb)}"
         )
     print()
@@ -693,12 +705,16 @@ def print_table(
                 f"{TARGET_RSS_MB:g} MB: {'PASS' if ok else 'FAIL'}"
             )
     print(
-        "(other% = CPU used by processes outside this benchmark during the measurement, "
-        "% of all cores: above ~10 % the figures are disturbed)"
+        "(other% = CPU used by processes outside this benchmark during the measurement, % of "
+        "all cores; passes = passes the medians use, those with other% <= --disturbed-above)"
     )
     bad = [r.scenario.name for r in results if r.to_dict()["errors"] or r.to_dict()["non_2xx"]]
     if bad:
         print(f"WARNING: errors or non-2xx answers in: {', '.join(bad)}")
+    restarted = [r.scenario.name for r in results if len(r.rss_mb) > info.get("workers", 2)]
+    if restarted:
+        print(f"WARNING: a worker was replaced (new pid) during: {', '.join(restarted)}")
+        summary["worker_replaced_in"] = restarted
     return summary
 
 
@@ -780,6 +796,14 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=60,
         help="longest wait for --quiet-below, per scenario (60)",
+    )
+    ap.add_argument(
+        "--disturbed-above",
+        type=float,
+        default=10,
+        metavar="PCT",
+        help="with --repeat: figures are medians of the passes during which other processes "
+        "used at most PCT %% of the CPUs (all passes if none; 0: always all) (10)",
     )
     ap.add_argument("--skip-seed", action="store_true", help="do not seed the database")
     ap.add_argument("--startup-timeout", type=float, default=180)
@@ -949,7 +973,7 @@ def _run(
         )
 
     by_server = {"transom": transom, "baseline": baseline}
-    results = [ScenarioResult(sc) for sc in scenarios]
+    results = [ScenarioResult(sc, disturbed_above=args.disturbed_above) for sc in scenarios]
     for r in results:
         srv = by_server[r.scenario.server]
         assert srv is not None
@@ -988,7 +1012,7 @@ def _run(
                 f"bench: pass {n + 1}/{args.repeat} {r.scenario.name:<22} "
                 f"{res.rps:8.0f} req/s  p50 {res.p50_ms:6.2f} ms  p99 {res.p99_ms:6.2f} ms"
                 f"  other CPU {res.other_cpu_pct:3.0f} %"
-                f"{'  errors ' + str(res.errors) if res.errors else ''}"
+                f"{'  errors ' + str(res.error_detail or res.errors) if res.errors else ''}"
                 f"{'  non-2xx ' + str(res.non_2xx) if res.non_2xx else ''}",
                 flush=True,
             )

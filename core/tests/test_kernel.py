@@ -146,3 +146,22 @@ def test_health_is_503_when_database_is_down(app, client):
     resp = client.get("/server/health")
     assert resp.status_code == 503
     assert resp.get_json() == {"status": "error"}
+
+
+def test_schema_changes_outside_transom_are_picked_up(make_app, admin_headers):
+    import time
+
+    app = make_app({"SCHEMA_REFRESH_INTERVAL": "0.1"})
+    cms = app.extensions["transom"]
+    cms.watch_schema()
+    try:
+        with cms.engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+            conn.exec_driver_sql("INSERT INTO notes (id, body) VALUES (1, 'hi')")
+        deadline = time.monotonic() + 5
+        while cms.schema.get("notes") is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        resp = app.test_client().get("/items/notes", headers=admin_headers)
+        assert resp.get_json() == {"data": [{"id": 1, "body": "hi"}]}
+    finally:
+        cms.close()

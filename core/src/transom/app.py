@@ -13,6 +13,7 @@ from .config import Config
 from .errors import StartupError
 from .http.errors import install_error_handlers
 from .kernel import Transom
+from .logs import configure_logging
 from .plugins import flatten, make_plugin_manager
 
 log = logging.getLogger("transom")
@@ -43,12 +44,9 @@ def create_app(
     :param env_file: the ``.env`` file to read (None: none).
     """
     cfg = Config.load(config, env_file=env_file)
+    configure_logging(cfg)  # first, so plugin loading already logs in the chosen style
     pm, info = make_plugin_manager(cfg, plugins, load_entrypoints)
     cms = Transom(cfg, pm, info)
-    logging.getLogger("transom").setLevel(
-        {"fatal": 50, "error": 40, "warn": 30, "info": 20, "debug": 10, "trace": 5,
-         "silent": 100}[cfg.get("LOG_LEVEL", "info")]
-    )
     app = Flask("transom")
     app.config["MAX_CONTENT_LENGTH"] = _size_bytes(cfg.get("MAX_PAYLOAD_SIZE", "1mb"))
     app.config["TESTING"] = bool(cfg.get("TESTING"))
@@ -72,6 +70,8 @@ def create_app(
     cms.hook.init_app(cms=cms, app=app)
     cms.refresh_schema()
     cms.hook.startup(cms=cms)
+    if not cfg.get("TESTING"):
+        cms.watch_schema()
     return app
 
 

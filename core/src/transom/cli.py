@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 from typing import Any
@@ -75,7 +74,9 @@ class _Server:
 def cli(env_file: str) -> None:
     """Transom: an open, plugin-first headless CMS compatible with Directus 11."""
     os.environ.setdefault("CONFIG_ENV_FILE", env_file)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from .logs import set_log_stream
+
+    set_log_stream("stderr")  # command output on stdout stays clean (plugins --json)
 
 
 @cli.command()
@@ -94,6 +95,9 @@ def bootstrap() -> None:
 def start(host: str | None, port: int | None, workers: int | None,
           threads: int | None) -> None:
     """Bootstrap on first start, then serve with the production server."""
+    from .logs import set_log_stream
+
+    set_log_stream("stdout")  # servers log to stdout, as Directus does
     app = _make_app()
     cms = app.extensions["transom"]
     _print_bootstrap(_bootstrap(app))
@@ -162,6 +166,138 @@ def schema_refresh() -> None:
     for c in sorted(user, key=lambda c: c.collection):
         kind = "view" if c.is_view else ("folder" if c.is_folder else "table")
         click.echo(f"  {c.collection} ({kind}, {len(c.fields)} fields)")
+
+
+def _read_document(path: str) -> Any:
+    """A JSON or YAML file (snapshots and diffs), or a click error saying what is wrong."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise click.ClickException(f"{path} is neither valid JSON nor valid YAML") from exc
+
+
+def _schema_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a schema-sync function, turning its 400s into click errors."""
+    from .errors import TransomError
+
+    try:
+        return fn(*args, **kwargs)
+    except TransomError as exc:
+        raise click.ClickException(exc.message) from exc
+
+
+def _plan_of(cms: Any, document: Any, force: bool) -> tuple[Any, list[str]]:
+    """The diff and plan of a snapshot file, or of a saved ``{hash, diff}`` file (which is
+    refused when the schema changed since it was made)."""
+    from .services.schema_sync import apply, plan
+
+    if isinstance(document, dict) and isinstance(document.get("data"), dict) \
+            and "hash" in document["data"]:
+        document = document["data"]
+    if isinstance(document, dict) and "hash" in document and "diff" in document:
+        return document, _schema_call(apply, cms, document, dry_run=True)
+    return _schema_call(plan, cms, document, force=force)
+
+
+def _echo_plan(steps: list[str]) -> None:
+    for step in steps:
+        click.echo(f"  - {step}")
+
+
+@schema.command("snapshot")
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["json", "yaml"]), default=None,
+              help="Output format (default: from the file extension, else json).")
+def schema_snapshot(path: str | None, fmt: str | None) -> None:
+    """Write the user schema as a Directus snapshot (stdout without PATH)."""
+    import yaml
+
+    from .services.schema_sync import snapshot
+
+    if fmt is None:
+        fmt = "yaml" if path and path.lower().endswith((".yaml", ".yml")) else "json"
+    app = _make_app()
+    cms = app.extensions["transom"]
+    try:
+        data = snapshot(cms, refresh=True)
+    finally:
+        cms.close()
+    if fmt == "yaml":
+        text = yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=False,
+                              allow_unicode=True)
+    else:
+        text = json.dumps(data, indent=2, default=str) + "\n"
+    if path is None:
+        click.echo(text, nl=False)
+        return
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    click.echo(f"snapshot written to {path} ({len(data['collections'])} collections, "
+               f"{len(data['fields'])} fields, {len(data['relations'])} relations)", err=True)
+
+
+@schema.command("diff")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--force", is_flag=True, help="Accept another snapshot format version.")
+@click.option("--json", "as_json", is_flag=True, help="Print the diff itself as JSON.")
+def schema_diff(path: str, force: bool, as_json: bool) -> None:
+    """Show what applying the snapshot (or saved diff) in PATH would change."""
+    app = _make_app()
+    cms = app.extensions["transom"]
+    try:
+        result, steps = _plan_of(cms, _read_document(path), force)
+    finally:
+        cms.close()
+    if as_json:
+        click.echo(json.dumps(result, indent=2, default=str))
+        return
+    if result is None:
+        click.echo("no differences: the database matches the snapshot")
+        return
+    click.echo(f"{len(steps)} change(s) to apply:")
+    _echo_plan(steps)
+
+
+@schema.command("apply")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Apply without asking.")
+@click.option("--force", is_flag=True, help="Accept another snapshot format version.")
+def schema_apply(path: str, dry_run: bool, yes: bool, force: bool) -> None:
+    """Make the database match the snapshot in PATH (diff, show the plan, apply).
+
+    PATH may also hold a diff saved from /schema/diff; it is refused if the schema changed
+    since it was made."""
+    from .services.schema_sync import apply
+
+    app = _make_app()
+    cms = app.extensions["transom"]
+    try:
+        result, steps = _plan_of(cms, _read_document(path), force)
+        if result is None:
+            click.echo("no differences: nothing to apply")
+            return
+        click.echo(f"{len(steps)} change(s){' (dry run)' if dry_run else ''}:")
+        _echo_plan(steps)
+        if dry_run:
+            return
+        if not yes and not click.confirm("Apply these changes?", default=False):
+            raise click.ClickException("aborted")
+        _schema_call(apply, cms, result)
+        click.echo("schema applied")
+    finally:
+        cms.close()
 
 
 def main() -> None:

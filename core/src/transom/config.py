@@ -162,6 +162,8 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("HASH_TIME_COST", 3, "int", "argon2 iterations for password hashes."),
     Setting("HASH_MEMORY_COST", 65536, "int", "argon2 memory (KiB) for password hashes."),
     Setting("HASH_PARALLELISM", 4, "int", "argon2 lanes for password hashes."),
+    Setting("SCHEMA_REFRESH_INTERVAL", 5, "float",
+            "Seconds between background schema re-reads (0: only on demand)."),
     Setting("TESTING", False, "bool", "Run listeners inline (for tests)."),
     Setting("IP_TRUST_PROXY", True, "bool", "Trust X-Forwarded-For for the caller's IP."),
     Setting("ACCESS_CACHE_TTL", 1000, "duration", "How long resolved policies are cached."),

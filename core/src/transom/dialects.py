@@ -185,6 +185,10 @@ class Dialect:
         """Length of a JSON array column (``count(json_field)``)."""
         raise NotImplementedError
 
+    def key_as_text(self, expr: Any) -> Any:
+        """A primary key as text, to compare with an m2a junction's ``item`` column."""
+        return sa.cast(expr, sa.String(255))
+
     def ilike(self, expr: Any, pattern: str) -> Any:
         """Case-insensitive LIKE; the default lowers both sides."""
         return sa.func.lower(expr).like(pattern.lower(), escape="\\")

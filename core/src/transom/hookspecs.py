@@ -135,6 +135,19 @@ def register_listeners(cms: Any) -> Any:
 
 
 @hookspec
+def register_schedules(cms: Any) -> Any:
+    """Contribute jobs run on cron expressions (Directus's ``schedule`` hooks).
+
+    :return: :class:`transom.events.Schedule` objects. ``cron`` has 5 fields, or 6 with
+        seconds first; an invalid expression is a start-up error. A handler gets one
+        :class:`transom.events.EventContext` (``context.cms``; ``context.extra`` holds
+        ``schedule`` and ``time``); its errors are logged. One scheduler thread per app runs
+        the jobs, started on ``startup`` (not under ``TESTING`` unless ``SCHEDULER=true``;
+        never when ``SCHEDULER=false``) and stopped on ``shutdown``.
+    """
+
+
+@hookspec
 def register_health_checks(cms: Any) -> Any:
     """Contribute checks reported by ``/server/health``.
 

@@ -83,6 +83,8 @@ class Transom:
         self.access = AccessResolver(self)
         self.health_checks = flatten(self.hook.register_health_checks(cms=self))
         self.app: Any = None
+        self._watcher: threading.Thread | None = None
+        self._watch_stop: threading.Event | None = None
 
     # -- start-up -----------------------------------------------------------------------
     def _choose_dialect(self) -> Dialect:
@@ -196,11 +198,34 @@ class Transom:
                 system_relations=system_meta.SYSTEM_RELATIONS,
                 overlays=overlays,
             )
-            old, self._schema = self._schema, snap
-        if old is not None and old.version != snap.version:
+            old = self._schema
+            if old is not None and old.version == snap.version:
+                return old  # unchanged: keep the object (and what is cached on it)
+            self._schema = snap
+        if old is not None:
             self.events.dispatch(["schema.changed"], {"version": snap.version},
                                  EventContext(cms=self, schema=snap))
         return snap
+
+    def watch_schema(self) -> None:
+        """Re-read the schema every ``SCHEMA_REFRESH_INTERVAL`` seconds in the background,
+        so a change made by another worker, another instance or plain SQL is picked up
+        without a restart (0 turns it off)."""
+        interval = float(self.config.get("SCHEMA_REFRESH_INTERVAL") or 0)
+        if interval <= 0 or self._watcher is not None:
+            return
+        stop = self._watch_stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(interval):
+                try:
+                    self.refresh_schema()
+                except Exception:  # noqa: BLE001 - a failed poll must not kill the worker
+                    log.warning("schema refresh failed", exc_info=True)
+
+        self._watcher = threading.Thread(target=loop, name="transom-schema-watch",
+                                         daemon=True)
+        self._watcher.start()
 
     # -- events -------------------------------------------------------------------------
     def emit_action(self, name: str, meta: dict[str, Any],
@@ -213,6 +238,8 @@ class Transom:
         return event_names(collection, action)
 
     def close(self) -> None:
+        if self._watch_stop is not None:
+            self._watch_stop.set()
         self.hook.shutdown(cms=self)
         self.events.close()
         self.engine.dispose()

@@ -27,12 +27,21 @@ log = logging.getLogger("transom.plugins")
 ENTRY_POINT_GROUP = "transom.plugins"
 
 #: Core features written as plugins. ``essential`` ones cannot be blocked.
+#: The front of the pipeline (request id, CORS, rate limits) is ordered by rank in
+#: ``request_log.add_front_hook``, not by this list.
 DEFAULT_PLUGINS: tuple[tuple[str, str, bool], ...] = (
+    ("core_request_log", "transom.default_plugins.request_log", False),
+    ("core_cors", "transom.default_plugins.cors", False),
+    ("core_rate_limit", "transom.default_plugins.rate_limit", False),
     ("core_server", "transom.default_plugins.server", True),
     ("core_static_token", "transom.default_plugins.static_token", False),
     ("core_items", "transom.default_plugins.items_api", True),
     ("core_schema_api", "transom.default_plugins.schema_api", False),
+    ("core_schema_sync_api", "transom.default_plugins.schema_sync_api", False),
+    ("core_settings_export_api", "transom.default_plugins.settings_export_api", False),
     ("core_system_api", "transom.default_plugins.system_api", False),
+    ("core_utils_api", "transom.default_plugins.utils_api", False),
+    ("core_schedule", "transom.schedule", False),
     ("core_openapi", "transom.default_plugins.openapi", False),
     ("core_mail_smtp", "transom.default_plugins.mail_smtp", False),
     ("core_mail_log", "transom.default_plugins.mail_log", False),
@@ -151,6 +160,9 @@ def make_plugin_manager(
         module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__module__
         info[name] = PluginInfo(name, module)
 
+    from .extensions import load_extensions
+
+    load_extensions(pm, config, info, deny)  # EXTENSIONS_PATH: drop-in files and packages
     pm.hook.add_hookspecs.call_historic(kwargs={"pm": pm})
     try:
         pm.check_pending()

@@ -56,7 +56,7 @@ def test_normalize_url() -> None:
     ("tinyint(1)", "boolean"), ("tinyint(4)", "integer"), ("tinyint", "integer"),
     ("int(11)", "integer"), ("int unsigned", "integer"), ("bigint(20) unsigned", "bigInteger"),
     ("float", "float"), ("double", "float"), ("decimal(10,5)", "decimal"),
-    ("varchar(255)", "string"), ("char(36)", "string"), ("text", "text"),
+    ("varchar(255)", "string"), ("char(36)", "uuid"), ("text", "text"),
     ("longtext", "text"), ("date", "date"), ("datetime", "dateTime"),
     ("timestamp", "timestamp"), ("time", "time"), ("json", "json"), ("blob", "binary"),
     ("varbinary(16)", "binary"), ("enum('a','b')", "string"), ("bit(1)", "boolean"),
@@ -194,4 +194,4 @@ def test_introspection_details(engine: sa.Engine) -> None:
     assert t.column("at").default == "CURRENT_TIMESTAMP"
     assert t.column("g").is_generated and t.column("g").default is None
     code = t.column("code")
-    assert code.type == "string" and code.is_unique and code.is_indexed
+    assert code.type == "uuid" and code.is_unique and code.is_indexed  # char(36)

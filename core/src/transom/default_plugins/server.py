@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from flask import Blueprint, Response
 
 from .. import __version__, hookimpl
-from ..health import HealthCheck, run_checks
+from ..config import parse_csv
+from ..health import HealthCheck, check_local_folder, run_checks
 from ..http.context import current_cms, get_accountability
 from ..http.responses import json_response
 
@@ -43,8 +44,7 @@ def ping() -> Response:
 
 def health_report() -> tuple[dict[str, Any], int]:
     cms = current_cms()
-    checks = [c for c in cms.health_checks]
-    report = run_checks(checks)
+    report = run_checks(list(cms.health_checks))
     status = 503 if report["status"] == "error" else 200
     return report, status
 
@@ -87,10 +87,13 @@ def info() -> Response:
     acc = get_accountability()
     data: dict[str, Any] = {"project": project_info(cms), "setupCompleted": True}
     if not acc.is_anonymous:
+        from .rate_limit import server_info_limits
+
+        rate_limit, rate_limit_global = server_info_limits(cms)
         limit_max = cms.config.get("QUERY_LIMIT_MAX")
         data.update(
-            rateLimit=False,
-            rateLimitGlobal=False,
+            rateLimit=rate_limit,
+            rateLimitGlobal=rate_limit_global,
             extensions={"limit": None},
             queryLimit={"default": cms.config.get("QUERY_LIMIT_DEFAULT"),
                         "max": -1 if limit_max is None or limit_max < 0 else limit_max},
@@ -106,8 +109,52 @@ def register_blueprints(cms: Any) -> Any:
     return bp
 
 
+def _pool_gauge(cms: Any, method: str) -> Any:
+    """A reading of the engine's pool, looked up at check time (the engine may change)."""
+    return getattr(cms.engine.pool, method)()
+
+
+def storage_checks(cms: Any) -> list[HealthCheck]:
+    """``storage:<location>:responseTime`` for every location on the local driver.
+
+    Read from the raw settings (``STORAGE_LOCATIONS``, ``STORAGE_<LOC>_DRIVER``,
+    ``STORAGE_<LOC>_ROOT``) without declaring them: they belong to the files plugin, which
+    may check its locations itself; these checks are then dropped (``fallback``).
+    """
+    checks = []
+    for location in parse_csv(cms.config.get("STORAGE_LOCATIONS") or "local"):
+        key = location.upper()
+        default_driver = "local" if location == "local" else ""
+        driver = str(cms.config.get(f"STORAGE_{key}_DRIVER") or default_driver).lower()
+        root = cms.config.get(f"STORAGE_{key}_ROOT") or (
+            "./uploads" if location == "local" else None)
+        if driver != "local" or not root:
+            continue
+        threshold = float(cms.config.get(f"STORAGE_{key}_HEALTHCHECK_THRESHOLD") or 750)
+        checks.append(HealthCheck(
+            f"storage:{location}:responseTime",
+            lambda root=str(root): check_local_folder(root),
+            "objectstore", required=False, threshold_ms=threshold, fallback=True,
+        ))
+    return checks
+
+
 @hookimpl
 def register_health_checks(cms: Any) -> Any:
-    name = f"{cms.dialect.vendor or cms.dialect.name}:responseTime"
+    vendor = cms.dialect.vendor or cms.dialect.name
     threshold = float(cms.config.get("DB_HEALTHCHECK_THRESHOLD", 150))
-    return HealthCheck(name, cms.ping_database, "datastore", True, threshold)
+    checks = [HealthCheck(f"{vendor}:responseTime", cms.ping_database, "datastore", True,
+                          threshold)]
+    pool = cms.engine.pool
+    if callable(getattr(pool, "checkedin", None)) and callable(getattr(pool, "checkedout",
+                                                                           None)):
+        # Directus's knex pool gauges: idle connections, and connections in use.
+        checks += [
+            HealthCheck(f"{vendor}:connectionsAvailable",
+                        lambda: _pool_gauge(cms, "checkedin"), "datastore", required=False,
+                        measure="value"),
+            HealthCheck(f"{vendor}:connectionsUsed",
+                        lambda: _pool_gauge(cms, "checkedout"), "datastore", required=False,
+                        measure="value"),
+        ]
+    return checks + storage_checks(cms)

@@ -147,7 +147,7 @@ def _related_select(ctx: CompileContext, related: Collection, value: Any, path: 
     assert related.primary_key is not None
     key: Any = r_table.c[related.primary_key]
     if cast_key:
-        key = sa.cast(key, sa.String(255))
+        key = ctx.dialect.key_as_text(key)
     return sa.select(key).where(cond)
 
 

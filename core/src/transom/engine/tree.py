@@ -182,9 +182,10 @@ def build_tree(ctx: CompileContext, coll: Collection, fields: list[str] | None, 
 def _scoped_items(ctx: CompileContext, node: Node, groups: dict[str, list[str] | None],
                   order: list[str], query: Query, path: str, depth: int) -> None:
     """Fill the per-collection nodes of m2a ``item:collection`` requests."""
-    by_field: dict[str, RelationOut] = {
-        o.field.field: o for o in node.outputs if isinstance(o, RelationOut) and
-        o.rel.kind == "a2o"}
+    by_field: dict[str, RelationOut] = {}
+    for o in node.outputs:  # the first output of each m2a field is the one kept below
+        if isinstance(o, RelationOut) and o.rel.kind == "a2o":
+            by_field.setdefault(o.field.field, o)
     for head in order:
         name, _, scope = head.partition(":")
         if name not in by_field:

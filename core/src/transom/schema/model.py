@@ -198,7 +198,8 @@ class SchemaSnapshot:
             for f in c.fields.values():
                 digest.update(repr((f.field, f.type, f.special, f.schema, f.meta)).encode())
         for r in relations:
-            digest.update(repr((r.collection, r.field, r.related_collection, r.meta)).encode())
+            digest.update(repr((r.collection, r.field, r.related_collection, r.meta,
+                                r.schema)).encode())
         return cls(
             collections=MappingProxyType(dict(collections)),
             relations=tuple(relations),

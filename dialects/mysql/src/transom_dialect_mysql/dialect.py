@@ -146,6 +146,11 @@ class MySQLDialect(Dialect):
     def json_array_length(self, expr: Any) -> Any:
         return sa.case((sa.func.json_type(expr) == "ARRAY", sa.func.json_length(expr)))
 
+    def key_as_text(self, expr: Any) -> Any:
+        """MySQL compares a text ``item`` with a numeric or char key on its own; a CAST
+        would take the connection's collation and clash with the column's."""
+        return expr
+
     def like(self, expr: Any, pattern: str) -> Any:
         # The binary collation on the pattern wins over the column's *_ci collation.
         return expr.like(sa.literal(pattern, sa.String).collate("utf8mb4_bin"), escape="\\")

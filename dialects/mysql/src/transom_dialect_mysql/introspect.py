@@ -126,6 +126,8 @@ def map_mysql_type(data_type: str) -> str:
         return "boolean"
     if base == "bit":
         return "unknown"
+    if base == "char" and m and m.group(1).strip() == "36":
+        return "uuid"  # how Directus (knex) stores uuids on MySQL
     return _TYPES.get(base, "unknown")
 
 

@@ -215,6 +215,8 @@ def introspect_sqlite(connection: Connection, exclude: tuple[str, ...] = ()) -> 
             sql_of[name] = r["sql"] or ""
         base, size, scale = split_declared(r["declared"])
         type_ = map_sqlite_type(r["declared"] or "")
+        if base == "char" and size == 36:
+            type_ = "uuid"  # how Directus (knex) stores uuids outside PostgreSQL
         is_pk = bool(r["pk"])
         rowid_alias = (
             is_pk and pk_counts[name] == 1 and (r["declared"] or "").strip().upper() == "INTEGER"

@@ -1,0 +1,688 @@
+"""Generate the GraphQL schema of one caller from the schema snapshot and its permissions.
+
+A caller only ever sees what it may use: a collection it may not read has no type and no
+root field, a field it may not read is absent from the type, a mutation exists only for the
+actions it may perform. Asking for anything else is therefore a validation error (400), as
+in Directus. Schemas are built once per permission set and cached (see :mod:`.state`).
+
+Naming follows Directus 11: the read type is named after the collection (without the
+``directus_`` prefix in the system scope); ``<c>_filter``, ``<c>_aggregated``,
+``create_<c>_input``... as listed in README.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from graphql import (
+    GraphQLArgument,
+    GraphQLBoolean,
+    GraphQLField,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInputField,
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLInt,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLSchema,
+    GraphQLString,
+    GraphQLUnionType,
+)
+
+from transom.schema.model import Collection, Field, SchemaSnapshot
+
+from . import resolvers
+from .meta import (
+    DATE_FUNCTIONS,
+    EXT,
+    TIME_FUNCTIONS,
+    TYPE_MARKER,
+    FieldInfo,
+    FilterInfo,
+    RootInfo,
+)
+from .scalars import (
+    CUSTOM_SCALARS,
+    GraphQLBigInt,
+    GraphQLDate,
+    GraphQLGeoJSON,
+    GraphQLHash,
+    GraphQLJSON,
+    GraphQLStringOrFloat,
+)
+
+SCOPES = ("items", "system")
+SYSTEM_PREFIX = "directus_"
+
+_NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
+_NUMERIC = ("integer", "bigInteger", "float", "decimal")
+#: special flags that fill a value on create, so the field is optional even if NOT NULL
+_GENERATED = frozenset({"uuid", "date-created", "date-updated", "user-created",
+                        "user-updated", "role-created", "role-updated", "cast-timestamp"})
+_LIST_ARGS = ("filter", "sort", "limit", "offset", "page", "search")
+
+
+def valid_name(name: str) -> bool:
+    """Whether ``name`` can be a GraphQL name (others are left out of the schema)."""
+    return bool(_NAME.match(name)) and not name.startswith("__")
+
+
+def _ext(info: Any) -> dict[str, Any]:
+    return {EXT: info}
+
+
+class _Shared:
+    """Types every schema shares in shape (rebuilt per schema: types belong to one schema)."""
+
+    def __init__(self) -> None:
+        def ops(name: str, value: GraphQLInputType, extra: dict[str, GraphQLInputType],
+                ordered: bool = False, strings: bool = False) -> GraphQLInputObjectType:
+            fields: dict[str, GraphQLInputField] = {
+                "_eq": GraphQLInputField(value), "_neq": GraphQLInputField(value)}
+            if strings:
+                for op in ("_contains", "_icontains", "_ncontains", "_nicontains",
+                           "_starts_with", "_istarts_with", "_nstarts_with", "_nistarts_with",
+                           "_ends_with", "_iends_with", "_nends_with", "_niends_with"):
+                    fields[op] = GraphQLInputField(value)
+            if ordered:
+                for op in ("_lt", "_lte", "_gt", "_gte"):
+                    fields[op] = GraphQLInputField(value)
+            for op, t in extra.items():
+                fields[op] = GraphQLInputField(t)
+            return GraphQLInputObjectType(name, fields)
+
+        boolean = GraphQLBoolean
+        flags = {"_null": boolean, "_nnull": boolean}
+        empties = {"_empty": boolean, "_nempty": boolean}
+
+        def lists(t: GraphQLInputType, between: bool = False) -> dict[str, GraphQLInputType]:
+            out: dict[str, GraphQLInputType] = {"_in": GraphQLList(t), "_nin": GraphQLList(t)}
+            if between:
+                out["_between"] = GraphQLList(t)
+                out["_nbetween"] = GraphQLList(t)
+            return out
+
+        self.string_ops = ops("string_filter_operators", GraphQLString,
+                              {**lists(GraphQLString), **flags, **empties}, strings=True)
+        self.number_ops = ops("number_filter_operators", GraphQLStringOrFloat,
+                              {**lists(GraphQLStringOrFloat, True), **flags}, ordered=True)
+        self.bigint_ops = ops("big_int_filter_operators", GraphQLBigInt,
+                              {**lists(GraphQLBigInt, True), **flags}, ordered=True)
+        self.date_ops = ops("date_filter_operators", GraphQLString,
+                            {**lists(GraphQLString), "_between": GraphQLList(GraphQLStringOrFloat),
+                             "_nbetween": GraphQLList(GraphQLStringOrFloat), **flags},
+                            ordered=True)
+        self.boolean_ops = ops("boolean_filter_operators", GraphQLBoolean, flags)
+        # ID operators: Directus's set, plus the ordering ones (integer keys compare).
+        self.id_ops = ops("id_filter_operators", GraphQLID,
+                          {**lists(GraphQLID, True), **flags, **empties}, ordered=True,
+                          strings=True)
+        self.hash_ops = GraphQLInputObjectType("hash_filter_operators", {
+            k: GraphQLInputField(t) for k, t in {**flags, **empties}.items()})
+        self.geometry_ops = ops("geometry_filter_operators", GraphQLGeoJSON, {
+            "_intersects": GraphQLGeoJSON, "_nintersects": GraphQLGeoJSON,
+            "_intersects_bbox": GraphQLGeoJSON, "_nintersects_bbox": GraphQLGeoJSON, **flags})
+
+        def fn_filter(name: str, functions: tuple[str, ...]) -> GraphQLInputObjectType:
+            return GraphQLInputObjectType(name, {
+                f: GraphQLInputField(self.number_ops) for f in functions})
+
+        def fn_type(name: str, functions: tuple[str, ...]) -> GraphQLObjectType:
+            return GraphQLObjectType(name, {f: GraphQLField(GraphQLInt) for f in functions})
+
+        both = DATE_FUNCTIONS + TIME_FUNCTIONS
+        self.count_fn_filter = fn_filter("count_function_filter_operators", ("count",))
+        self.date_fn_filter = fn_filter("date_function_filter_operators", DATE_FUNCTIONS)
+        self.time_fn_filter = fn_filter("time_function_filter_operators", TIME_FUNCTIONS)
+        self.datetime_fn_filter = fn_filter("datetime_function_filter_operators", both)
+        self.count_fns = fn_type("count_functions", ("count",))
+        self.date_fns = fn_type("date_functions", DATE_FUNCTIONS)
+        self.time_fns = fn_type("time_functions", TIME_FUNCTIONS)
+        self.datetime_fns = fn_type("datetime_functions", both)
+        self.page_info = GraphQLObjectType("PageInfo", {
+            "hasNextPage": GraphQLField(GraphQLNonNull(GraphQLBoolean)),
+            "hasPreviousPage": GraphQLField(GraphQLNonNull(GraphQLBoolean)),
+            "startCursor": GraphQLField(GraphQLString),
+            "endCursor": GraphQLField(GraphQLString),
+        }, description="Relay page information (Transom extension).")
+        self.delete_one = GraphQLObjectType("delete_one", {
+            "id": GraphQLField(GraphQLNonNull(GraphQLID))})
+        self.delete_many = GraphQLObjectType("delete_many", {
+            "ids": GraphQLField(GraphQLNonNull(GraphQLList(GraphQLID)))})
+
+    def operators_for(self, f: Field, is_key: bool) -> GraphQLInputObjectType:
+        if is_key or f.type == "uuid":
+            return self.id_ops
+        if f.concealed:
+            return self.hash_ops
+        t = f.type
+        if t == "bigInteger":
+            return self.bigint_ops
+        if t in _NUMERIC:
+            return self.number_ops
+        if t in ("date", "dateTime", "timestamp", "time"):
+            return self.date_ops
+        if t == "boolean":
+            return self.boolean_ops
+        if t.startswith("geometry"):
+            return self.geometry_ops
+        return self.string_ops
+
+    def function_filter(self, f: Field, relational: bool) -> GraphQLInputObjectType | None:
+        if relational or f.type in ("json", "csv"):
+            return self.count_fn_filter
+        return {"date": self.date_fn_filter, "time": self.time_fn_filter,
+                "dateTime": self.datetime_fn_filter,
+                "timestamp": self.datetime_fn_filter}.get(f.type)
+
+    def function_type(self, f: Field, relational: bool) -> tuple[GraphQLObjectType,
+                                                                 tuple[str, ...]] | None:
+        if relational or f.type in ("json", "csv"):
+            return self.count_fns, ("count",)
+        if f.type == "date":
+            return self.date_fns, DATE_FUNCTIONS
+        if f.type == "time":
+            return self.time_fns, TIME_FUNCTIONS
+        if f.type in ("dateTime", "timestamp"):
+            return self.datetime_fns, DATE_FUNCTIONS + TIME_FUNCTIONS
+        return None
+
+
+def scalar_for(f: Field) -> GraphQLOutputType:
+    """The GraphQL scalar of a column's value (keys are typed separately, as ``ID``)."""
+    if f.concealed:
+        return GraphQLHash
+    t = f.type
+    if t == "integer":
+        return GraphQLInt
+    if t == "bigInteger":
+        return GraphQLBigInt
+    if t in ("float", "decimal"):
+        return GraphQLFloat
+    if t == "boolean":
+        return GraphQLBoolean
+    if t in ("json", "csv"):
+        return GraphQLJSON
+    if t in ("date", "dateTime", "timestamp"):
+        return GraphQLDate
+    if t.startswith("geometry"):
+        return GraphQLGeoJSON
+    return GraphQLString
+
+
+class SchemaBuilder:
+    """Builds one :class:`GraphQLSchema` for (snapshot, permissions, scope)."""
+
+    def __init__(self, snapshot: SchemaSnapshot, permissions: Any, scope: str,
+                 system_extras: bool = True) -> None:
+        if scope not in SCOPES:
+            raise ValueError(f"unknown GraphQL scope {scope!r}")
+        self.snapshot = snapshot
+        self.perms = permissions
+        self.scope = scope
+        self.system_extras = system_extras
+        self.shared = _Shared()
+        self._access: dict[tuple[str, str], Any] = {}
+        self.objects: dict[str, GraphQLObjectType] = {}
+        self.filters: dict[str, GraphQLInputObjectType] = {}
+        self.quantifiers: dict[str, GraphQLInputObjectType] = {}
+        self.inputs: dict[tuple[str, str], GraphQLInputObjectType | None] = {}
+        self.list_args_cache: dict[str, dict[str, GraphQLArgument]] = {}
+        self.in_scope: list[str] = []
+        self.types: set[str] = set()
+        self.bases: set[str] = set()
+
+    # -- what the caller can see ---------------------------------------------------------
+    def access(self, collection: str, action: str) -> Any:
+        key = (collection, action)
+        if key not in self._access:
+            self._access[key] = self.perms.access(collection, action)
+        return self._access[key]
+
+    def eligible(self, coll: Collection | None) -> bool:
+        return (coll is not None and coll.table is not None and coll.primary_key is not None
+                and valid_name(self.type_name(coll.collection)))
+
+    def type_name(self, collection: str) -> str:
+        if self.scope == "system" and collection.startswith(SYSTEM_PREFIX):
+            return collection[len(SYSTEM_PREFIX):]
+        return collection
+
+    def in_scope_collection(self, coll: Collection) -> bool:
+        return coll.is_system == (self.scope == "system")
+
+    def readable(self, collection: str) -> bool:
+        return collection in self.types
+
+    def _field_ok(self, collection: str, name: str, action: str = "read") -> bool:
+        return valid_name(name) and self.access(collection, action).field_allowed(name)
+
+    def _resolve_types(self) -> None:
+        """Collections with a read type: those in scope the caller may read and, in the
+        items scope, system collections reachable through their relations."""
+        snap = self.snapshot
+        self.bases = bases = {self.type_name(c.collection) for c in snap.collections.values()
+                              if self.eligible(c)}
+        names: dict[str, str] = {}
+        for coll in snap.collections.values():
+            if not self.eligible(coll) or not self.access(coll.collection, "read").allowed:
+                continue
+            if self.scope == "system" and not coll.is_system:
+                continue
+            tname = self.type_name(coll.collection)
+            if tname in names or _clashes(tname, bases):
+                continue
+            names[tname] = coll.collection
+            if self.in_scope_collection(coll):
+                self.in_scope.append(coll.collection)
+        pending = list(self.in_scope)
+        seen = set(pending)
+        while pending:
+            name = pending.pop()
+            coll = snap.collections[name]
+            for fname in coll.fields:
+                if not self._field_ok(name, fname):
+                    continue
+                rel = snap.relation(name, fname)
+                if rel is None:
+                    continue
+                targets = list(rel.allowed) if rel.kind == "a2o" else [rel.related or ""]
+                for target in targets:
+                    if target in seen or self.type_name(target) not in names:
+                        continue
+                    if names[self.type_name(target)] != target:
+                        continue
+                    seen.add(target)
+                    pending.append(target)
+        self.types = seen
+        self.in_scope.sort()
+
+    # -- read types ----------------------------------------------------------------------
+    def object_type(self, collection: str) -> GraphQLObjectType:
+        tname = self.type_name(collection)
+        obj = self.objects.get(tname)
+        if obj is None:
+            obj = GraphQLObjectType(tname, lambda c=collection: self._object_fields(c))
+            self.objects[tname] = obj
+        return obj
+
+    def _object_fields(self, collection: str) -> dict[str, GraphQLField]:
+        coll = self.snapshot.collections[collection]
+        snap = self.snapshot
+        out: dict[str, GraphQLField] = {}
+        func_fields: dict[str, GraphQLField] = {}
+        for name, f in coll.fields.items():
+            if not self._field_ok(collection, name):
+                continue
+            rel = snap.relation(collection, name)
+            relational = False
+            if rel is None or rel.kind == "m2o" and not self.readable(rel.related or ""):
+                if f.is_alias:
+                    continue
+                gtype: GraphQLOutputType = scalar_for(f)
+                if f.is_primary_key:
+                    gtype = GraphQLNonNull(GraphQLID)
+                out[name] = GraphQLField(gtype, extensions=_ext(
+                    FieldInfo("column", collection, name)))
+            elif rel.kind == "m2o":
+                related = snap.collections[rel.related or ""]
+                out[name] = GraphQLField(
+                    self.object_type(related.collection),
+                    resolve=resolvers.m2o_resolver(name, related.primary_key or "id"),
+                    extensions=_ext(FieldInfo(
+                        "m2o", collection, name, related=related.collection,
+                        related_pk=related.primary_key,
+                        key_shortcut=self.access(related.collection,
+                                                 "read").row_filter() is None)))
+            elif rel.kind in ("o2m", "m2m", "m2a"):
+                if not self.readable(rel.related or ""):
+                    continue
+                relational = True
+                out[name] = GraphQLField(
+                    GraphQLList(self.object_type(rel.related or "")),
+                    args=self.list_args(rel.related or ""),
+                    resolve=resolvers.relation_resolver(name),
+                    extensions=_ext(FieldInfo(
+                        "list", collection, name, related=rel.related,
+                        related_pk=snap.collections[rel.related or ""].primary_key)))
+            elif rel.kind == "a2o":
+                members = {self.type_name(m): m for m in rel.allowed if self.readable(m)}
+                cfield = rel.collection_field or "collection"
+                if not members or not self._field_ok(collection, cfield):
+                    if not f.is_alias:
+                        out[name] = GraphQLField(GraphQLString, extensions=_ext(
+                            FieldInfo("column", collection, name)))
+                    continue
+                union = GraphQLUnionType(
+                    f"{self.type_name(collection)}_{name}_union",
+                    lambda m=tuple(members.values()): [self.object_type(c) for c in m],
+                    resolve_type=_resolve_union_type)
+                pks = {c: snap.collections[c].primary_key or "id" for c in members.values()}
+                shortcuts = frozenset(c for c in members.values()
+                                      if self.access(c, "read").row_filter() is None)
+                out[name] = GraphQLField(
+                    union,
+                    resolve=resolvers.a2o_resolver(name, cfield,
+                                                   {c: t for t, c in members.items()}, pks),
+                    extensions=_ext(FieldInfo("a2o", collection, name, collection_field=cfield,
+                                              members=members, member_pks=pks,
+                                              member_shortcuts=shortcuts)))
+                continue
+            fn = self.shared.function_type(f, relational)
+            fname = f"{name}_func"
+            if fn is not None and fname not in coll.fields and valid_name(fname):
+                ftype, functions = fn
+                func_fields[fname] = GraphQLField(
+                    ftype, resolve=resolvers.func_resolver(name, functions),
+                    extensions=_ext(FieldInfo("func", collection, name, functions=functions)))
+        out.update(func_fields)
+        return out
+
+    def list_args(self, collection: str) -> dict[str, GraphQLArgument]:
+        args = self.list_args_cache.get(collection)
+        if args is None:
+            args = {
+                "filter": GraphQLArgument(self.filter_type(collection)),
+                "sort": GraphQLArgument(GraphQLList(GraphQLString)),
+                "limit": GraphQLArgument(GraphQLInt),
+                "offset": GraphQLArgument(GraphQLInt),
+                "page": GraphQLArgument(GraphQLInt),
+                "search": GraphQLArgument(GraphQLString),
+            }
+            self.list_args_cache[collection] = args
+        return args
+
+    # -- filters -------------------------------------------------------------------------
+    def filter_type(self, collection: str) -> GraphQLInputObjectType:
+        tname = self.type_name(collection)
+        ftype = self.filters.get(tname)
+        if ftype is None:
+            ftype = GraphQLInputObjectType(
+                f"{tname}_filter", lambda c=collection: self._filter_fields(c, False))
+            self.filters[tname] = ftype
+        return ftype
+
+    def quantifier_filter_type(self, collection: str) -> GraphQLInputObjectType:
+        tname = self.type_name(collection)
+        ftype = self.quantifiers.get(tname)
+        if ftype is None:
+            ftype = GraphQLInputObjectType(
+                f"{tname}_quantifier_filter", lambda c=collection: self._filter_fields(c, True))
+            self.quantifiers[tname] = ftype
+        return ftype
+
+    def _filter_fields(self, collection: str, quantifier: bool) -> dict[str, GraphQLInputField]:
+        coll = self.snapshot.collections[collection]
+        snap = self.snapshot
+        me = self.filter_type(collection)
+        out: dict[str, GraphQLInputField] = {
+            "_and": GraphQLInputField(GraphQLList(me)),
+            "_or": GraphQLInputField(GraphQLList(me)),
+        }
+        if quantifier:
+            out["_some"] = GraphQLInputField(me)
+            out["_none"] = GraphQLInputField(me)
+        for name, f in coll.fields.items():
+            if not self._field_ok(collection, name):
+                continue
+            rel = snap.relation(collection, name)
+            relational = False
+            if rel is None or rel.kind == "m2o" and not self.readable(rel.related or ""):
+                if f.is_alias:
+                    continue
+                out[name] = GraphQLInputField(
+                    self.shared.operators_for(f, f.is_primary_key),
+                    extensions=_ext(FilterInfo("op", name)))
+            elif rel.kind == "m2o":
+                out[name] = GraphQLInputField(self.filter_type(rel.related or ""),
+                                              extensions=_ext(FilterInfo("rel", name)))
+            elif rel.kind in ("o2m", "m2m", "m2a"):
+                if not self.readable(rel.related or ""):
+                    continue
+                relational = True
+                out[name] = GraphQLInputField(self.quantifier_filter_type(rel.related or ""),
+                                              extensions=_ext(FilterInfo("quant", name)))
+            elif rel.kind == "a2o":
+                for member in rel.allowed:
+                    key = f"{name}__{member}"
+                    if self.readable(member) and valid_name(key):
+                        out[key] = GraphQLInputField(
+                            self.filter_type(member),
+                            extensions=_ext(FilterInfo("a2o", name, member)))
+                continue
+            fn = self.shared.function_filter(f, relational)
+            fname = f"{name}_func"
+            if fn is not None and fname not in coll.fields and valid_name(fname):
+                out[fname] = GraphQLInputField(fn, extensions=_ext(FilterInfo("func", name)))
+        return out
+
+    # -- aggregation and connections -------------------------------------------------------
+    def aggregated_type(self, collection: str) -> GraphQLObjectType:
+        coll = self.snapshot.collections[collection]
+        tname = self.type_name(collection)
+        columns = [n for n, f in coll.fields.items()
+                   if not f.is_alias and self._field_ok(collection, n)]
+        numeric = [n for n in columns if coll.fields[n].type in _NUMERIC]
+        fields: dict[str, GraphQLField] = {
+            "group": GraphQLField(GraphQLJSON),
+            "countAll": GraphQLField(GraphQLInt),
+        }
+        if columns:
+            count = GraphQLObjectType(f"{tname}_aggregated_count", {
+                n: GraphQLField(GraphQLInt) for n in columns})
+            fields["count"] = GraphQLField(count)
+            fields["countDistinct"] = GraphQLField(count)
+        if numeric:
+            nums = GraphQLObjectType(f"{tname}_aggregated_fields", {
+                n: GraphQLField(GraphQLFloat) for n in numeric})
+            for fn in ("avg", "sum", "avgDistinct", "sumDistinct", "min", "max"):
+                fields[fn] = GraphQLField(nums)
+        return GraphQLObjectType(f"{tname}_aggregated", fields)
+
+    def connection_type(self, collection: str) -> GraphQLObjectType:
+        tname = self.type_name(collection)
+        edge = GraphQLObjectType(f"{tname}_edge", {
+            "cursor": GraphQLField(GraphQLNonNull(GraphQLString)),
+            "node": GraphQLField(GraphQLNonNull(self.object_type(collection))),
+        })
+        return GraphQLObjectType(f"{tname}_connection", {
+            "edges": GraphQLField(GraphQLNonNull(GraphQLList(GraphQLNonNull(edge)))),
+            "pageInfo": GraphQLField(GraphQLNonNull(self.shared.page_info)),
+            "totalCount": GraphQLField(GraphQLInt, resolve=resolvers.total_count),
+        }, description="A Relay connection (Transom extension).")
+
+    # -- inputs --------------------------------------------------------------------------
+    def input_type(self, collection: str, action: str) -> GraphQLInputObjectType | None:
+        key = (collection, action)
+        if key in self.inputs:
+            return self.inputs[key]
+        coll = self.snapshot.collections[collection]
+        access = self.access(collection, action)
+        presets = access.presets() if hasattr(access, "presets") else {}
+        fields: dict[str, GraphQLInputField] = {}
+        for name, f in coll.fields.items():
+            is_pk = name == coll.primary_key
+            if not valid_name(name):
+                continue
+            if not access.field_allowed(name) and not (is_pk and action == "update"):
+                continue
+            rel = self.snapshot.relation(collection, name)
+            if rel is not None:
+                fields[name] = GraphQLInputField(GraphQLJSON)  # a key, or nested items
+                continue
+            if f.is_alias:
+                continue
+            gtype: GraphQLInputType = GraphQLID if is_pk else scalar_for(f)  # type: ignore
+            if action == "create" and _required(f) and name not in presets:
+                gtype = GraphQLNonNull(gtype)
+            fields[name] = GraphQLInputField(gtype)
+        result = None
+        if fields:
+            result = GraphQLInputObjectType(f"{action}_{self.type_name(collection)}_input",
+                                            fields)
+        self.inputs[key] = result
+        return result
+
+    # -- roots ---------------------------------------------------------------------------
+    def _root(self, gtype: GraphQLOutputType, info: RootInfo,
+              args: dict[str, GraphQLArgument] | None = None,
+              resolve: Callable[..., Any] | None = None) -> GraphQLField:
+        return GraphQLField(gtype, args=args or {}, resolve=resolve or resolvers.root(info),
+                            extensions=_ext(info))
+
+    def query_fields(self) -> dict[str, GraphQLField]:
+        out: dict[str, GraphQLField] = {}
+        for collection in self.in_scope:
+            coll = self.snapshot.collections[collection]
+            tname = self.type_name(collection)
+            obj = self.object_type(collection)
+            if coll.singleton:
+                out[tname] = self._root(obj, RootInfo("singleton", collection))
+                continue
+            out[tname] = self._root(GraphQLNonNull(GraphQLList(GraphQLNonNull(obj))),
+                                    RootInfo("list", collection), self.list_args(collection))
+            out[f"{tname}_by_id"] = self._root(obj, RootInfo("by_id", collection), {
+                "id": GraphQLArgument(GraphQLNonNull(GraphQLID))})
+            agg_args = dict(self.list_args(collection))
+            agg_args["groupBy"] = GraphQLArgument(GraphQLList(GraphQLString))
+            out[f"{tname}_aggregated"] = self._root(
+                GraphQLNonNull(GraphQLList(GraphQLNonNull(self.aggregated_type(collection)))),
+                RootInfo("aggregated", collection), agg_args)
+            out[f"{tname}_connection"] = self._root(
+                GraphQLNonNull(self.connection_type(collection)),
+                RootInfo("connection", collection), {
+                    "first": GraphQLArgument(GraphQLInt),
+                    "after": GraphQLArgument(GraphQLString),
+                    "filter": GraphQLArgument(self.filter_type(collection)),
+                    "sort": GraphQLArgument(GraphQLList(GraphQLString)),
+                    "search": GraphQLArgument(GraphQLString),
+                })
+        if self.scope == "system" and self.system_extras:
+            if "directus_users" in self.types:
+                out["users_me"] = self._root(self.object_type("directus_users"),
+                                             RootInfo("me", "directus_users"))
+            out["server_ping"] = GraphQLField(GraphQLString, resolve=lambda *_a, **_k: "pong")
+        if not out:
+            # A schema needs a Query type with a field; this one only says "nothing here".
+            out["_empty"] = GraphQLField(GraphQLBoolean, resolve=lambda *_a, **_k: None)
+        return out
+
+    def mutation_fields(self) -> dict[str, GraphQLField]:
+        out: dict[str, GraphQLField] = {}
+        snap = self.snapshot
+        for coll in snap.collections.values():
+            collection = coll.collection
+            if not self.eligible(coll) or not self.in_scope_collection(coll) or coll.is_view:
+                continue
+            tname = self.type_name(collection)
+            if _clashes(tname, self.bases):
+                continue
+            readable = collection in self.types
+            one: GraphQLOutputType = self.object_type(collection) if readable else GraphQLBoolean
+            many: GraphQLOutputType = (GraphQLList(GraphQLNonNull(self.object_type(collection)))
+                                       if readable else GraphQLBoolean)
+            list_args = dict(self.list_args(collection)) if readable else {}
+            if self.access(collection, "create").allowed and not coll.singleton:
+                create = self.input_type(collection, "create")
+                if create is not None:
+                    out[f"create_{tname}_items"] = self._root(
+                        many, RootInfo("create_many", collection, readable), {
+                            **list_args,
+                            "data": GraphQLArgument(GraphQLList(GraphQLNonNull(create)))})
+                    out[f"create_{tname}_item"] = self._root(
+                        one, RootInfo("create_one", collection, readable), {
+                            "data": GraphQLArgument(GraphQLNonNull(create))})
+            if self.access(collection, "update").allowed:
+                update = self.input_type(collection, "update")
+                if update is not None and coll.singleton:
+                    out[f"update_{tname}"] = self._root(
+                        one, RootInfo("update_singleton", collection, readable), {
+                            "data": GraphQLArgument(GraphQLNonNull(update))})
+                elif update is not None:
+                    out[f"update_{tname}_items"] = self._root(
+                        many, RootInfo("update_many", collection, readable), {
+                            **list_args,
+                            "ids": GraphQLArgument(GraphQLNonNull(GraphQLList(GraphQLID))),
+                            "data": GraphQLArgument(GraphQLNonNull(update))})
+                    out[f"update_{tname}_batch"] = self._root(
+                        many, RootInfo("update_batch", collection, readable), {
+                            **list_args,
+                            "data": GraphQLArgument(GraphQLList(GraphQLNonNull(update)))})
+                    out[f"update_{tname}_item"] = self._root(
+                        one, RootInfo("update_one", collection, readable), {
+                            "id": GraphQLArgument(GraphQLNonNull(GraphQLID)),
+                            "data": GraphQLArgument(GraphQLNonNull(update))})
+            if self.access(collection, "delete").allowed and not coll.singleton:
+                out[f"delete_{tname}_items"] = self._root(
+                    self.shared.delete_many, RootInfo("delete_many", collection, readable), {
+                        "ids": GraphQLArgument(GraphQLNonNull(GraphQLList(GraphQLID)))})
+                out[f"delete_{tname}_item"] = self._root(
+                    self.shared.delete_one, RootInfo("delete_one", collection, readable), {
+                        "id": GraphQLArgument(GraphQLNonNull(GraphQLID))})
+        return out
+
+    def build(self) -> GraphQLSchema:
+        self._resolve_types()
+        query = GraphQLObjectType("Query", self.query_fields())
+        mutations = self.mutation_fields()
+        mutation = GraphQLObjectType("Mutation", mutations) if mutations else None
+        schema = GraphQLSchema(query=query, mutation=mutation)
+        # Building the type map resolved every thunk; drop what a cached schema would
+        # otherwise keep alive through them (the permissions, the access rules).
+        self.perms = None
+        self._access.clear()
+        return schema
+
+
+#: Names of the types every schema may hold besides the collections' own.
+RESERVED_TYPE_NAMES = frozenset({
+    "Query", "Mutation", "Subscription", "String", "Int", "Float", "Boolean", "ID",
+    "PageInfo", "delete_one", "delete_many", *(s.name for s in CUSTOM_SCALARS),
+    "string_filter_operators", "number_filter_operators", "big_int_filter_operators",
+    "date_filter_operators", "boolean_filter_operators", "id_filter_operators",
+    "hash_filter_operators", "geometry_filter_operators", "count_function_filter_operators",
+    "date_function_filter_operators", "time_function_filter_operators",
+    "datetime_function_filter_operators", "count_functions", "date_functions",
+    "time_functions", "datetime_functions",
+})
+_SUFFIXES = ("_filter", "_quantifier_filter", "_aggregated", "_aggregated_count",
+             "_aggregated_fields", "_connection", "_edge")
+
+
+def _clashes(name: str, bases: set[str]) -> bool:
+    """Whether a collection's type name is one the generator uses for another type (such a
+    collection is left out rather than breaking every schema)."""
+    if name in RESERVED_TYPE_NAMES or name.startswith("__") or name.endswith("_union"):
+        return True
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix) and name[: -len(suffix)] in bases:
+            return True
+    for prefix in ("create_", "update_", "version_"):
+        if name.startswith(prefix) and name.endswith("_input") and \
+                name[len(prefix):-len("_input")] in bases:
+            return True
+    return False
+
+
+def _required(f: Field) -> bool:
+    """NOT NULL, no default, nothing generates it: the create input must carry it."""
+    if f.nullable or f.auto_increment or f.is_generated:
+        return False
+    if f.default is not None:
+        return False
+    return not (set(f.special) & _GENERATED)
+
+
+def _resolve_union_type(value: Any, _info: Any, _abstract: Any) -> str | None:
+    return value.get(TYPE_MARKER) if isinstance(value, dict) else None
+
+
+def build_schema(snapshot: SchemaSnapshot, permissions: Any, scope: str) -> GraphQLSchema:
+    """The schema of a caller with ``permissions`` for ``scope`` (``items``/``system``)."""
+    return SchemaBuilder(snapshot, permissions, scope).build()
