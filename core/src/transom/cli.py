@@ -37,6 +37,17 @@ def _print_bootstrap(result: dict[str, Any]) -> None:
             click.echo(f"  password: {admin['generated_password']}  (generated: keep it safe)")
 
 
+def _mark_worker_dead(server: Any, worker: Any) -> None:
+    """gunicorn ``child_exit``: drop a dead worker's live gauges from the metrics folder."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        try:
+            from prometheus_client import multiprocess
+        except ImportError:
+            return
+        multiprocess.mark_process_dead(worker.pid, folder)
+
+
 class _Server:
     """Gunicorn, started in-process; each worker builds its own app (own engine and pool)."""
 
@@ -51,6 +62,7 @@ class _Server:
             "loglevel": "warning",
             "timeout": 60,
             "preload_app": False,
+            "child_exit": _mark_worker_dead,
         }
 
     def run(self) -> None:
@@ -114,6 +126,16 @@ def start(host: str | None, port: int | None, workers: int | None,
         os.environ["SECRET"] = secrets.token_urlsafe(48)
         click.echo("warning: SECRET is not set; tokens end when this server stops. Set SECRET "
                    "to keep them.", err=True)
+    if cfg.get("METRICS_ENABLED") and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Workers count into files here; a scrape answered by any worker adds them all up.
+        import atexit
+        import shutil
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="transom-prometheus-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        owner = os.getpid()  # only the master removes it, never an exiting worker
+        atexit.register(lambda: os.getpid() == owner and shutil.rmtree(folder, True))
     cms.close()
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     click.echo(f"Transom is running at http://{shown}:{port} "
