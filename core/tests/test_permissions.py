@@ -3,29 +3,9 @@ every read and write path (row filters, field masking, relational leaks, counts)
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-
-def setup_user(client: Any, admin: dict[str, str], permissions: list[dict[str, Any]],
-               app_access: bool = False, role_name: str | None = None) -> dict[str, Any]:
-    """A role + policy + user with a static token, made through the admin API."""
-    role = client.post("/roles", json={"name": role_name or f"role-{uuid.uuid4().hex[:6]}"},
-                       headers=admin).get_json()["data"]
-    policy = client.post("/policies", json={"name": f"policy-{uuid.uuid4().hex[:6]}",
-                                            "app_access": app_access, "admin_access": False},
-                         headers=admin).get_json()["data"]
-    r = client.post("/access", json={"role": role["id"], "policy": policy["id"]}, headers=admin)
-    assert r.status_code == 200, r.get_json()
-    for perm in permissions:
-        r = client.post("/permissions", json={"policy": policy["id"], **perm}, headers=admin)
-        assert r.status_code == 200, r.get_json()
-    token = uuid.uuid4().hex
-    user = client.post("/users", json={"email": f"{token[:8]}@example.com", "password": "pw",
-                                       "role": role["id"], "token": token, "status": "active"},
-                       headers=admin).get_json()["data"]
-    return {"role": role, "policy": policy, "user": user,
-            "headers": {"Authorization": f"Bearer {token}"}}
+from transom.testing.helpers import setup_user
 
 
 def ids(resp: Any) -> list[Any]:

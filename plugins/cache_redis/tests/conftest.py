@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from transom.testing.databases import in_ci
+from transom.testing.helpers import make_role, make_user, sync_sequences
 
 #: A Redis database of its own, so that flushing or scanning never touches other users'.
 REDIS_DB = int(os.environ.get("TRANSOM_TEST_REDIS_DB", "11"))
@@ -93,37 +94,15 @@ def seed_blog(app: Any, n: int = 12) -> None:
              "rating": (i * 37) % 100, "owner": None, "author": 1 + i % 3}
             for i in range(1, n + 1)
         ])
-        if cms.dialect.name == "postgresql":
-            for t in ("authors", "articles"):
-                conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), "
-                                     f"(SELECT MAX(id) FROM {t}))"))
+        sync_sequences(conn, ["authors", "articles"])
     cms.refresh_schema()
 
 
 def make_policy(client: Any, admin: dict[str, str],
                 permissions: list[dict[str, Any]]) -> dict[str, Any]:
-    """A role with one policy holding ``permissions``, made through the admin API."""
-    role = client.post("/roles", json={"name": f"role-{uuid.uuid4().hex[:6]}"},
-                       headers=admin).get_json()["data"]
-    policy = client.post("/policies", json={"name": f"policy-{uuid.uuid4().hex[:6]}",
-                                            "app_access": False, "admin_access": False},
-                         headers=admin).get_json()["data"]
-    r = client.post("/access", json={"role": role["id"], "policy": policy["id"]}, headers=admin)
-    assert r.status_code == 200, r.get_json()
-    for perm in permissions:
-        r = client.post("/permissions", json={"policy": policy["id"], **perm}, headers=admin)
-        assert r.status_code == 200, r.get_json()
-    return {"role": role["id"], "policy": policy["id"]}
-
-
-def make_user(client: Any, admin: dict[str, str], role: str) -> dict[str, Any]:
-    """A user of ``role`` with a static token."""
-    token = uuid.uuid4().hex
-    r = client.post("/users", json={"email": f"{token[:10]}@example.com", "password": "pw",
-                                    "role": role, "token": token, "status": "active"},
-                    headers=admin)
-    assert r.status_code == 200, r.get_json()
-    return {"id": r.get_json()["data"]["id"], "headers": {"Authorization": f"Bearer {token}"}}
+    """A role with one policy holding ``permissions``: ``{role, policy}`` ids."""
+    made = make_role(client, admin, permissions)
+    return {"role": made["role"]["id"], "policy": made["policy_id"]}
 
 
 def ids(resp: Any) -> list[Any]:

@@ -3,100 +3,12 @@ samples, users with policies made through the API, and a small GraphQL client he
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-
-def blog_metadata() -> sa.MetaData:
-    md = sa.MetaData()
-    sa.Table("authors", md,
-             sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-             sa.Column("name", sa.String(100), nullable=False),
-             sa.Column("email", sa.String(255), unique=True))
-    sa.Table("articles", md,
-             sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-             sa.Column("title", sa.String(255), nullable=False),
-             sa.Column("body", sa.Text),
-             sa.Column("status", sa.String(20), nullable=False, server_default="draft"),
-             sa.Column("rating", sa.Integer),
-             sa.Column("published_at", sa.TIMESTAMP(timezone=True)),
-             sa.Column("tags", sa.JSON),
-             sa.Column("author", sa.Integer, sa.ForeignKey("authors.id", ondelete="SET NULL")))
-    sa.Table("comments", md,
-             sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-             sa.Column("article", sa.Integer, sa.ForeignKey("articles.id", ondelete="CASCADE")),
-             sa.Column("text", sa.String(255)))
-    sa.Table("blog_posts", md,
-             sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-             sa.Column("title", sa.String(255)),
-             sa.Column("slug", sa.String(255)),
-             sa.Column("content", sa.Text),
-             sa.Column("tags", sa.JSON),
-             sa.Column("published_at", sa.TIMESTAMP(timezone=True)))
-    return md
-
-
-AUTHORS = [
-    {"id": 1, "name": "Ada Lovelace", "email": "ada@example.com"},
-    {"id": 2, "name": "Alan Turing", "email": "alan@example.com"},
-    {"id": 3, "name": "Grace Hopper", "email": "grace@example.com"},
-]
-STATUSES = ["published", "draft", "archived"]
-
-
-def article_rows(n: int = 12) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": i,
-            "title": f"Article {i}",
-            "body": f"Body of article {i} about {'python' if i % 2 else 'Flask'}",
-            "status": STATUSES[i % 3],
-            "rating": (i * 17) % 100,
-            "published_at": dt.datetime(2024, 1 + (i % 12), 1 + i, 12, 0, 0, tzinfo=dt.UTC),
-            "tags": ["a", "b", "c"][: i % 4],
-            "author": AUTHORS[i % 3]["id"],
-        }
-        for i in range(1, n + 1)
-    ]
-
-
-def seed_blog(app: Any, n: int = 12) -> None:
-    """Create the tables outside Transom, fill them, declare ``articles.comments``."""
-    cms = app.extensions["transom"]
-    md = blog_metadata()
-    with cms.engine.begin() as conn:
-        md.create_all(conn)
-        conn.execute(md.tables["authors"].insert(), AUTHORS)
-        conn.execute(md.tables["articles"].insert(), article_rows(n))
-        conn.execute(md.tables["comments"].insert(), [
-            {"article": 1, "text": "First!"},
-            {"article": 1, "text": "Great read"},
-            {"article": 2, "text": "Hmm"},
-            {"article": 3, "text": "Nice"},
-        ])
-        conn.execute(md.tables["blog_posts"].insert(), [
-            {"id": i, "title": f"Post {i}", "slug": f"post-{i}", "content": f"Content {i}",
-             "tags": ["x", "y"][: i % 3],
-             "published_at": dt.datetime(2022 + i % 3, 6, i, tzinfo=dt.UTC)}
-            for i in range(1, 9)
-        ])
-        if cms.dialect.name == "postgresql":
-            for t in ("authors", "articles", "comments", "blog_posts"):
-                conn.execute(sa.text(
-                    f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), "
-                    f"(SELECT MAX(id) FROM {t}))"))
-        conn.exec_driver_sql(
-            "INSERT INTO directus_fields (collection, field, special, interface) "
-            "VALUES ('articles', 'comments', 'o2m', 'list-o2m')")
-        conn.exec_driver_sql(
-            "INSERT INTO directus_relations (many_collection, many_field, one_collection, "
-            "one_field, one_deselect_action) VALUES "
-            "('comments', 'article', 'articles', 'comments', 'nullify')")
-    cms.refresh_schema()
+from transom.testing.helpers import COMMENTS, seed_blog, setup_user
 
 
 def seed_m2a(app: Any) -> None:
@@ -139,29 +51,6 @@ def seed_m2a(app: Any) -> None:
     cms.refresh_schema()
 
 
-def setup_user(client: Any, admin: dict[str, str], permissions: list[dict[str, Any]],
-               policy_id: str | None = None) -> dict[str, Any]:
-    """A role + policy (or an existing policy) + user with a static token, via the API."""
-    role = client.post("/roles", json={"name": f"role-{uuid.uuid4().hex[:6]}"},
-                       headers=admin).get_json()["data"]
-    if policy_id is None:
-        policy = client.post("/policies", json={"name": f"policy-{uuid.uuid4().hex[:6]}",
-                                                "app_access": False, "admin_access": False},
-                             headers=admin).get_json()["data"]
-        policy_id = policy["id"]
-        for perm in permissions:
-            r = client.post("/permissions", json={"policy": policy_id, **perm}, headers=admin)
-            assert r.status_code == 200, r.get_json()
-    r = client.post("/access", json={"role": role["id"], "policy": policy_id}, headers=admin)
-    assert r.status_code == 200, r.get_json()
-    token = uuid.uuid4().hex
-    user = client.post("/users", json={"email": f"{token[:8]}@example.com", "password": "pw",
-                                       "role": role["id"], "token": token, "status": "active"},
-                       headers=admin).get_json()["data"]
-    return {"role": role, "policy_id": policy_id, "user": user,
-            "headers": {"Authorization": f"Bearer {token}"}}
-
-
 class GQL:
     """``gql(query, variables=None, headers=None, path="/graphql")`` -> Flask response."""
 
@@ -187,7 +76,7 @@ class GQL:
 
 @pytest.fixture
 def blog(app: Any) -> Any:
-    seed_blog(app)
+    seed_blog(app, comments=[*COMMENTS, {"article": 3, "text": "Nice"}], o2m=True)
     return app
 
 
@@ -201,7 +90,7 @@ def make_user(client: Any, admin_headers: dict[str, str]) -> Any:
     """``make_user(permissions, policy_id=None)``: see :func:`setup_user`."""
     def factory(permissions: list[dict[str, Any]],
                 policy_id: str | None = None) -> dict[str, Any]:
-        return setup_user(client, admin_headers, permissions, policy_id)
+        return setup_user(client, admin_headers, permissions, policy_id=policy_id)
 
     return factory
 
