@@ -194,6 +194,7 @@ class Mutation:
             except ValueError_ as exc:
                 errors.append(FailedValidationError(
                     key, "type", f'Validation failed for field "{key}". {exc.reason}.'))
+        errors.extend(self.dangling_references(coll, columns))
         self.apply_special(coll, columns, action)
         if action == "create":
             errors.extend(self.required_errors(coll, columns, m2o))
@@ -201,6 +202,23 @@ class Mutation:
         if errors:
             raise ErrorGroup(errors) if len(errors) > 1 else errors[0]
         return columns, m2o, aliases
+
+    def dangling_references(self, coll: Collection, columns: dict[str, Any]
+                            ) -> list[TransomError]:
+        """m2o keys that point nowhere, for relations the database does not enforce (SQLite
+        can't add a foreign key to an existing table): answered like a constraint would."""
+        errors: list[TransomError] = []
+        for rel_row in self.schema.relations:
+            if rel_row.collection != coll.collection or rel_row.schema is not None:
+                continue
+            name = rel_row.field
+            value = columns.get(name)
+            related = self.schema.get(rel_row.related_collection or "")
+            if value is None or related is None or related.table is None:
+                continue
+            if not self.exists(related, value):
+                errors.append(InvalidForeignKeyError(coll.collection, name, value))
+        return errors
 
     def convert(self, f: Field, value: Any) -> Any:
         if value is None:

@@ -120,6 +120,15 @@ def column_schema(table: RawTable, column: RawColumn, fk: Any) -> dict[str, Any]
     }
 
 
+def _collection_schema(table: RawTable, raw: RawSchema) -> dict[str, Any]:
+    """Directus's collection ``schema``: ``{name, sql}`` on SQLite, ``{schema, name,
+    comment}`` elsewhere."""
+    if raw.vendor == "sqlite":
+        return {"name": table.name, "sql": table.sql}
+    return {"schema": table.schema or raw.schema_name, "name": table.name,
+            "comment": table.comment}
+
+
 def _query_type(type_: str) -> sa.types.TypeEngine[Any]:
     """Column types for compiling queries: no result processing (values are converted once,
     by :mod:`transom.engine.values`), but integers typed so auto-increment keys work."""
@@ -219,7 +228,7 @@ def build_snapshot(
             fields=fields,
             primary_key=primary,
             meta=collections_meta.get(name),
-            schema={"name": name, "schema": table.schema, "comment": table.comment},
+            schema=_collection_schema(table, raw),
             is_view=table.is_view,
             table=sa_table,
         )

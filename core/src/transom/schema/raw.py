@@ -56,6 +56,8 @@ class RawTable:
     is_view: bool = False
     comment: str | None = None
     schema: str | None = None
+    #: the CREATE statement, where the catalogue keeps it (SQLite; Directus shows it)
+    sql: str | None = None
     columns: list[RawColumn] = field(default_factory=list)
     foreign_keys: list[RawForeignKey] = field(default_factory=list)
 

@@ -262,7 +262,8 @@ def introspect_mysql(
             on_delete=r["on_delete"] or "NO ACTION",
             foreign_schema=r["foreign_schema"],
         ))
-    return RawSchema(tables=tables, vendor="mysql", schema_name=schema)
+    return RawSchema(tables=tables, vendor="mysql",
+                     schema_name=schema or connection.dialect.default_schema_name)
 
 
 def _int(value: Any) -> int | None:

@@ -211,7 +211,8 @@ def introspect_sqlite(connection: Connection, exclude: tuple[str, ...] = ()) -> 
             continue
         table = tables.get(name)
         if table is None:
-            table = tables[name] = RawTable(name=name, is_view=r["kind"] == "view")
+            table = tables[name] = RawTable(name=name, is_view=r["kind"] == "view",
+                                            sql=r["sql"])
             sql_of[name] = r["sql"] or ""
         base, size, scale = split_declared(r["declared"])
         type_ = map_sqlite_type(r["declared"] or "")
