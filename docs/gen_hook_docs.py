@@ -95,6 +95,17 @@ def register_filters(cms):
 @hookimpl
 def register_listeners(cms):
     return [Listener("items.create", lambda meta, context: print(meta["key"]))]''',
+    "register_schedules": '''from transom.api import ExtensionContext, Schedule, hookimpl
+
+def purge_old_visits(context):
+    ctx = ExtensionContext.from_event(context)  # acts as the system
+    ctx.services.items("page_visits").delete_by_query(
+        {"filter": {"date": {"_lt": "$NOW(-90 days)"}}})
+    ctx.logger.info("old visits purged at %s", context.extra["time"])
+
+@hookimpl
+def register_schedules(cms):
+    return [Schedule("0 3 * * *", purge_old_visits, name="purge-old-visits")]''',
     "register_health_checks": '''from transom.health import HealthCheck
 
 @hookimpl

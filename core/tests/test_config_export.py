@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 import yaml
 
 from transom.app import create_app
@@ -55,17 +54,9 @@ def other_app(backend: str, tmp_path: Path) -> Iterator[Any]:
             app.extensions["transom"].close()
 
 
-def webhooks_table() -> sa.Table:
-    return sa.Table("transom_webhooks", sa.MetaData(),
-                    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-                    sa.Column("name", sa.String(50)),
-                    sa.Column("url", sa.String(255)),
-                    sa.Column("created", sa.DateTime))
-
-
 def build_source(app: Any, client: Any) -> dict[str, Any]:
     """A collection, a reader role whose policy may read published titles, a user with a
-    personal policy, settings, and a plugin's webhooks table."""
+    personal policy, settings, and a webhook (the webhooks plugin's table)."""
     call(client, "post", "/collections", {
         "collection": "articles", "meta": {"icon": "article", "note": "News"}, "schema": {},
         "fields": [
@@ -90,13 +81,9 @@ def build_source(app: Any, client: Any) -> dict[str, Any]:
     call(client, "patch", "/settings", {"project_name": "Acme", "project_color": "#123456",
                                         "custom_aspect_ratios": [{"text": "4:3",
                                                                   "value": 1.33}]})
-    cms = app.extensions["transom"]
-    table = webhooks_table()
-    with cms.engine.begin() as conn:
-        table.create(conn)
-        conn.execute(table.insert().values(id=7, name="ping", url="https://example.com/h",
-                                           created=sa.func.current_timestamp()))
-    return {"role": role, "policy": policy, "user": user, "personal": personal}
+    hook = data(call(client, "post", "/webhooks", {"name": "ping", "url": "https://example.com/h",
+                                                  "events": ["items.create"]}))
+    return {"webhook": hook, "role": role, "policy": policy, "user": user, "personal": personal}
 
 
 def test_export_shape(app, client):
@@ -118,7 +105,8 @@ def test_export_shape(app, client):
     assert not any(k.endswith("_api_key") for k in out["settings"])
     assert {c["collection"] for c in out["collections_meta"]} == {"articles"}
     assert ("articles", "title") in {(f["collection"], f["field"]) for f in out["fields_meta"]}
-    assert out["webhooks"][0]["name"] == "ping" and out["webhooks"][0]["id"] == 7
+    assert out["webhooks"][0]["name"] == "ping"
+    assert out["webhooks"][0]["id"] == made["webhook"]["id"]
     text = str(out)
     assert "someone@example.com" not in text and "argon2" not in text  # no users, no hashes
 
@@ -148,8 +136,6 @@ def test_round_trip_to_a_fresh_database(app, client, tmp_path, target_backend):
         # the schema first (schema sync), then the configuration that refers to it
         call(tc, "post", "/schema/apply", data(call(tc, "post", "/schema/diff", snapshot)),
              status=204)
-        with target.extensions["transom"].engine.begin() as conn:
-            webhooks_table().create(conn)
         upload = {"file": (io.BytesIO(exported), "config.yaml")}
         summary = data(call(tc, "post", "/settings/import", data=upload,
                             content_type="multipart/form-data"))
@@ -170,12 +156,11 @@ def test_round_trip_to_a_fresh_database(app, client, tmp_path, target_backend):
         assert data(call(tc, "get", "/collections/articles"))["meta"]["note"] == "News"
         assert data(call(tc, "get", "/fields/articles/title"))["meta"]["note"] == "Headline"
         assert data(call(tc, "get", "/users?filter[email][_eq]=someone@example.com")) == []
-        rows = data(call(tc, "get", "/items/transom_webhooks"))
-        assert [(r["id"], r["name"]) for r in rows] == [(7, "ping")]
-        with target.extensions["transom"].engine.begin() as conn:  # sequences moved on too
-            new_id = conn.execute(webhooks_table().insert().values(name="next")
-                                  ).inserted_primary_key[0]
-        assert new_id > 7
+        rows = data(call(tc, "get", "/webhooks"))
+        assert [(r["id"], r["name"]) for r in rows] == [(made["webhook"]["id"], "ping")]
+        new = data(call(tc, "post", "/webhooks", {"name": "next", "url": "https://example.com/n",
+                                                  "events": ["items.create"]}))
+        assert new["id"] > made["webhook"]["id"]  # sequences moved on too
 
         # a reader made afterwards with the imported role reads what the permissions allow
         for title, status in (("Out", "published"), ("Soon", "draft")):

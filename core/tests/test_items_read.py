@@ -166,3 +166,24 @@ def test_o2m_alias_and_deep(blog_o2m, client, admin_headers):
     assert [a["id"] for a in body["data"]] == [1, 3, 4]
     _, body = get(client, "/items/articles?fields=id,count(comments)&limit=2", admin_headers)
     assert body["data"] == [{"id": 1, "comments_count": 2}, {"id": 2, "comments_count": 1}]
+
+
+def test_alias_and_functions(blog, client, admin_headers):
+    _, body = get(client, "/items/articles?fields=id,headline,year(published_at)&alias[headline]="
+                          "title&filter[id][_eq]=1", admin_headers)
+    assert body["data"] == [{"id": 1, "headline": "Article 1", "published_at_year": 2024}]
+    _, body = get(client, '/items/articles?fields=id&filter={"month(published_at)":{"_eq":3}}',
+                  admin_headers)
+    assert [a["id"] for a in body["data"]] == [2]
+    assert get(client, "/items/articles?alias[x]=nope&fields=x", admin_headers)[0] == 403
+
+
+def test_openapi_document(blog, client, admin_headers):
+    status, doc = get(client, "/server/specs/oas", admin_headers)
+    assert status == 200 and doc["openapi"].startswith("3.")
+    assert {"/items/articles", "/items/articles/{id}", "/items/authors"} <= set(doc["paths"])
+    props = doc["components"]["schemas"]["Itemsarticles"]["properties"]
+    assert props["rating"]["type"] == "integer" and props["published_at"]["type"] == "string"
+    assert set(doc["paths"]["/items/articles"]) == {"get", "post", "patch", "delete"}
+    status, anon = get(client, "/server/specs/oas", {})
+    assert status == 200 and "/items/articles" not in anon["paths"]

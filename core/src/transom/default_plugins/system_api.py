@@ -46,6 +46,10 @@ bp = Blueprint("transom_system", __name__)
 
 
 def _service(collection: str) -> ItemsService:
+    if collection == "directus_users":  # email format and the project's password policy
+        from ..services.users import UsersService
+
+        return UsersService(current_cms(), get_accountability())
     return ItemsService(current_cms(), collection, get_accountability())
 
 

@@ -455,7 +455,12 @@ class Mutation:
         assert coll.table is not None and coll.primary_key is not None
         row = self.conn.execute(sa.select(coll.table).where(
             coll.table.c[coll.primary_key] == pk)).mappings().first()
-        return {str(k): _jsonable(v) for k, v in row.items()} if row else None
+        if row is None:
+            return None
+        # Revisions never keep secrets: hashes and concealed values are masked, as Directus does
+        return {str(k): (CONCEALED if v is not None and k in coll.fields and
+                         coll.fields[k].concealed else _jsonable(v))
+                for k, v in row.items()}
 
     def track(self, coll: Collection, action: str, pk: Any, payload: Any,
               before: dict[str, Any] | None) -> None:

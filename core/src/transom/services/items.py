@@ -117,7 +117,7 @@ class ItemsService:
 
     # -- reads --------------------------------------------------------------------------
     def read_by_query(self, query: Query | dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        query = _as_query(query)
+        query = self._filter_query(_as_query(query))
         ctx = self._context()
         coll = ctx.collection(self.collection)
         self.permissions.require(self.collection, "read")
@@ -129,6 +129,20 @@ class ItemsService:
             items = reader.read(node, query)
         self._emit_read(query, items)
         return items
+
+    def _filter_query(self, query: Query) -> Query:
+        """The ``items.query`` filter: hooks may change the query before it runs."""
+        if not self.emit_events:
+            return query
+        names = self.cms.event_names(self.collection, "query")
+        if not self.cms.events.has_filters(names):
+            return query
+        from ..events import EventContext
+
+        changed = self.cms.events.filter(
+            names, query, {"collection": self.collection},
+            EventContext(self.accountability, self.connection, self.schema, self.cms))
+        return _as_query(changed)
 
     def _emit_read(self, query: Query, items: list[dict[str, Any]]) -> None:
         names = self.cms.event_names(self.collection, "read")

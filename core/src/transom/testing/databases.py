@@ -134,6 +134,14 @@ def reset_database(url: URL, backend: str) -> None:
                 for t in system:
                     conn.exec_driver_sql(f"TRUNCATE TABLE {q(t)}" if backend == "mysql"
                                          else f"DELETE FROM {q(t)}")
+            if "directus_migrations" in tables:
+                # plugin tables were dropped above: forget their migrations, keep the core's
+                from ..system.migrations import core_migrations
+
+                keep = [m.version for m in core_migrations()]
+                conn.execute(sa.text("DELETE FROM directus_migrations WHERE version NOT IN "
+                                     "(" + ", ".join(f":v{i}" for i in range(len(keep))) + ")"),
+                             {f"v{i}": v for i, v in enumerate(keep)})
             if backend == "mysql":
                 conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
     finally:
