@@ -153,3 +153,58 @@ def test_revoking_access_takes_effect(blog, client, admin_headers):
     assert client.get("/items/articles?limit=1", headers=h).status_code == 200
     client.delete(f"/policies/{reader['policy']['id']}", headers=admin_headers)
     assert client.get("/items/articles?limit=1", headers=h).status_code == 403
+
+
+def test_explain_endpoint(blog, client, admin_headers):
+    reader = setup_user(client, admin_headers, [
+        {"collection": "articles", "action": "read", "fields": ["id", "title"]},
+        {"collection": "articles", "action": "read", "fields": ["id", "title", "rating"],
+         "permissions": {"status": {"_eq": "published"}}},
+    ])
+    uid = reader["user"]["id"]
+    r = client.get(f"/permissions/explain/articles/read?user={uid}&key=1",
+                   headers=admin_headers)
+    assert r.status_code == 200
+    out = r.get_json()["data"]
+    assert out["allowed"] is True and len(out["rules"]) == 2
+    assert out["fields"]["title"] == "always"
+    assert out["fields"]["rating"] == {"where": {"status": {"_eq": "published"}}}
+    assert out["fields"]["body"] == "never"
+    assert out["item"] == {"key": "1", "reachable": True}
+    out = client.get(f"/permissions/explain/articles/delete?user={uid}",
+                     headers=admin_headers).get_json()["data"]
+    assert out["allowed"] is False and "no rule" in out["reason"]
+    assert client.get(f"/permissions/explain/articles/read?user={uid}",
+                      headers=reader["headers"]).status_code == 403
+
+
+def test_validation_rules_and_presets(blog, client, admin_headers):
+    writer = setup_user(client, admin_headers, [
+        {"collection": "articles", "action": "read", "fields": ["*"]},
+        {"collection": "articles", "action": "create", "fields": ["*"],
+         "validation": {"_and": [{"rating": {"_between": [0, 10]}},
+                                 {"title": {"_nempty": True}}]},
+         "presets": {"status": "draft"}},
+    ])
+    h = writer["headers"]
+    r = client.post("/items/articles", json={"title": "ok", "rating": 11}, headers=h)
+    assert r.status_code == 400
+    errors = r.get_json()["errors"]
+    assert [e["extensions"]["code"] for e in errors] == ["FAILED_VALIDATION"]
+    assert errors[0]["extensions"]["field"] == "rating"
+    r = client.post("/items/articles", json={"title": "", "rating": 50}, headers=h)
+    assert sorted(e["extensions"]["field"] for e in r.get_json()["errors"]) == [
+        "rating", "title"]  # one error per field
+    r = client.post("/items/articles", json={"title": "fine", "rating": 5}, headers=h)
+    assert r.status_code == 200 and r.get_json()["data"]["status"] == "draft"
+
+
+def test_ip_access_limits_a_policy(blog, client, admin_headers):
+    user = setup_user(client, admin_headers, [
+        {"collection": "articles", "action": "read", "fields": ["*"]}])
+    client.patch(f"/policies/{user['policy_id']}", json={"ip_access": ["10.1.0.0/16"]},
+                 headers=admin_headers)
+    inside = {**user["headers"], "X-Forwarded-For": "10.1.2.3"}
+    outside = {**user["headers"], "X-Forwarded-For": "192.0.2.1"}
+    assert client.get("/items/articles?limit=1", headers=inside).status_code == 200
+    assert client.get("/items/articles?limit=1", headers=outside).status_code == 403

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response
+import sqlalchemy as sa
+from flask import Blueprint, Response, request
 
 from .. import hookimpl
-from ..errors import InvalidCredentialsError, InvalidPayloadError, TransomError
+from ..errors import ForbiddenError, InvalidCredentialsError, InvalidPayloadError, TransomError
 from ..http import crud
 from ..http.context import current_cms, get_accountability
 from ..http.responses import json_response, request_json
+from ..permissions.engine import ACTIONS
 from ..query import parse_query
 from ..services.items import ItemsService
 
@@ -107,6 +109,40 @@ def _me_routes() -> None:
         perms = cms.access.permissions(get_accountability())
         return json_response({"data": perms.item_summary(cms, collection, key)})
 
+    @bp.get("/permissions/explain/<collection>/<action>")
+    def permissions_explain(collection: str, action: str) -> Response:
+        """Transom extension: why a caller may, may partly, or may not do something.
+
+        Admins only. ``?user=<id>``, ``?role=<id>`` or neither (the public policies) picks
+        whose permissions to explain; ``?key=<pk>`` also says whether that item is
+        reachable for them and which of its fields they would see masked.
+        """
+        cms = current_cms()
+        if not get_accountability().admin:
+            raise ForbiddenError()
+        if action not in ACTIONS:
+            raise InvalidPayloadError(f'"action" must be one of {", ".join(ACTIONS)}')
+        coll = cms.schema.get(collection)
+        if coll is None:
+            raise ForbiddenError.collection(collection)
+        target = _explained_accountability(cms)
+        perms = cms.access.permissions(target)
+        out = perms.explain(collection, action, list(coll.fields))
+        out["policies"] = list(target.policies)
+        key = request.args.get("key")
+        if key is not None and coll.primary_key:
+            try:
+                ItemsService(cms, collection, target).read_one(
+                    key, {"fields": [coll.primary_key],
+                          "filter": None if action == "read" else
+                          perms.access(collection, action).row_filter()})
+                out["item"] = {"key": key, "reachable": True}
+            except TransomError as exc:
+                if exc.code != "FORBIDDEN":
+                    raise
+                out["item"] = {"key": key, "reachable": False}
+        return json_response({"data": out})
+
     @bp.get("/settings")
     def read_settings() -> Response:
         svc = _service("directus_settings")
@@ -120,6 +156,22 @@ def _me_routes() -> None:
             raise InvalidPayloadError("Payload must be an object")
         svc.upsert_singleton(payload)
         return json_response({"data": svc.read_singleton(parse_query({}))})
+
+
+def _explained_accountability(cms: Any) -> Any:
+    """The accountability named by ``?user=`` or ``?role=``, or the public one."""
+    user_id, role_id = request.args.get("user"), request.args.get("role")
+    if user_id:
+        users = cms.schema.get("directus_users").table
+        with cms.connect() as conn:
+            row = conn.execute(sa.select(users.c.id, users.c.role).where(
+                users.c.id == user_id)).first()
+        if row is None:
+            raise ForbiddenError()
+        return cms.access.for_user(str(row.id), row.role)
+    if role_id:
+        return cms.access.for_user("00000000-0000-0000-0000-000000000000", role_id)
+    return cms.access.public()
 
 
 def _crud_routes(route: str, collection: str, writable: bool) -> None:

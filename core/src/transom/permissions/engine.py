@@ -252,18 +252,40 @@ class Permissions:
             out[action] = item
         return out
 
-    def explain(self, collection: str, action: str) -> dict[str, Any]:
+    def explain(self, collection: str, action: str,
+                field_names: Iterable[str] = ()) -> dict[str, Any]:
+        """Why (collection, action) is allowed, limited or refused, rule by rule, and for
+        each field whether it is always readable, never, or only where a filter matches."""
         acc = self.access(collection, action)
+        if self.bypass:
+            reason = "admin_access bypasses every rule"
+        elif (collection, action) in self._deny:
+            reason = "denied by a plugin's permission rule"
+        elif not acc.rules:
+            reason = "no rule of the caller's policies allows this action on this collection"
+        elif acc.row_filter() is None:
+            reason = "allowed on every item"
+        else:
+            reason = "allowed on the items matching the rules' filters (OR-ed)"
+        fields: dict[str, Any] = {}
+        for name in field_names:
+            cond = acc.field_condition(name)
+            fields[name] = ("always" if cond is True else "never" if cond is False
+                            else {"where": cond})
         return {
             "collection": collection,
             "action": action,
             "allowed": acc.allowed,
             "admin": self.bypass,
+            "reason": reason,
+            "item_filter": acc.row_filter(),
             "rules": [
                 {"reason": r.reason, "filter": r.filter,
-                 "fields": r.fields if r.fields == ALL else sorted(r.fields)}
+                 "fields": r.fields if r.fields == ALL else sorted(r.fields),
+                 "presets": r.presets, "validation": r.validation}
                 for r in acc.rules
             ],
+            "fields": fields,
         }
 
 
