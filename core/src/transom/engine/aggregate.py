@@ -16,7 +16,7 @@ from ..query import Query
 from ..query.filters import parse_function
 from .filters import function_expression
 from .reader import Reader
-from .values import out_converter
+from .values import out_converter, out_int
 
 _NUMERIC_ONLY = {"sum", "sumDistinct", "avg", "avgDistinct"}
 _FUNCS = {"count", "countDistinct", "countAll", "sum", "sumDistinct", "avg", "avgDistinct",
@@ -63,7 +63,7 @@ def run_aggregate(reader: Reader, collection: str, query: Query) -> list[dict[st
         label = f"g{len(group_exprs)}"
         group_exprs.append(expr)
         selects.append(expr.label(label))
-        conv = out_converter(ftype)
+        conv = out_int if ftype == "integer" else out_converter(ftype)
         shapers.append((label, lambda row, out, k=key, lb=label, c=conv: out.__setitem__(
             k, c(row[lb]) if c and row[lb] is not None else row[lb])))
         group_keys.append(key)

@@ -8,7 +8,6 @@ computed once per node, values converted once per column.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,7 +19,7 @@ from ..schema.model import Collection
 from .context import CompileContext
 from .filters import compile_filter, function_expression, resolve
 from .tree import ColumnOut, FunctionOut, Node, RelationOut
-from .values import out_converter
+from .values import out_converter, out_int
 
 IN_CHUNK = 20_000  # bound parameters per IN list (under every driver's limit)
 
@@ -144,9 +143,10 @@ class Reader:
         return sa.select(agg).where(cond).limit(1).scalar_subquery()
 
     # -- reading ------------------------------------------------------------------------
-    def columns(self, node: Node, table: sa.FromClause) -> tuple[list[Any], list[Any],
+    def columns(self, node: Node, table: sa.FromClause) -> tuple[list[Any], Shaper,
                                                                    dict[str, int]]:
-        """The select list of a node and, per output, how to fill it from a row."""
+        """The select list of a node (outputs first, in their order, then the hidden key
+        columns relations need) and the :class:`Shaper` that turns its rows into dicts."""
         access = self.ctx.read_access(node.coll)
         cols: list[Any] = []
         index: dict[str, int] = {}
@@ -158,9 +158,9 @@ class Reader:
             return index[label]
 
         pk = node.coll.primary_key
-        if pk is not None:
-            add("__pk", table.c[pk])
-        fillers: list[Any] = []
+        keys: list[str] = []
+        positions: list[int] = []
+        convs: list[tuple[str, Any]] = []
         for out in node.outputs:
             if isinstance(out, ColumnOut):
                 name = out.field.field
@@ -170,28 +170,37 @@ class Reader:
                     expr = sa.case((compile_filter(self.ctx, node.coll, table,
                                                    resolve(self.ctx, cond), trusted=True),
                                     expr), else_=sa.null())
-                i = add(f"col:{name}", expr)
+                pos = add(f"col:{name}", expr)
                 scale = (out.field.schema or {}).get("numeric_scale")
                 conv = out_converter(out.field.type, out.field.concealed, scale)
-                fillers.append(_filler(out.key, i, conv))
             elif isinstance(out, FunctionOut):
                 expr, ftype = function_expression(self.ctx, node.coll, table, out.function,
                                                   out.field, out.args)
-                i = add(f"fn:{out.key}", expr)
-                fillers.append(_filler(out.key, i, out_converter(ftype)))
-            elif isinstance(out, RelationOut):
-                fillers.append(_placeholder(out.key))  # keeps the key in its place
+                pos = add(f"fn:{out.key}", expr)
+                conv = out_int if ftype == "integer" else out_converter(ftype)
+            else:  # a relation: a placeholder filled later, kept in its place
                 if out.rel.kind in ("m2o", "a2o"):
-                    add(f"col:{out.field.field}", table.c[out.field.field])
-                if out.rel.kind == "a2o":
-                    add("__collection", table.c[out.rel.collection_field or "collection"])
-        return cols, fillers, index
+                    pos = add(f"col:{out.field.field}", table.c[out.field.field])
+                else:
+                    assert pk is not None
+                    pos = add("__pk", table.c[pk])
+                conv = None
+            keys.append(out.key)
+            positions.append(pos)
+            if conv is not None:
+                convs.append((out.key, conv))
+        if pk is not None:
+            add("__pk", table.c[pk])
+        for out in node.outputs:
+            if isinstance(out, RelationOut) and out.rel.kind == "a2o":
+                add("__collection", table.c[out.rel.collection_field or "collection"])
+        return cols, Shaper(keys, positions, convs), index
 
     def read(self, node: Node, query: Query) -> list[dict[str, Any]]:
         """Root read: filter, search, sort, limit/offset/page, then relations."""
         coll = node.coll
         table = self.ctx.alias(coll)
-        cols, fillers, index = self.columns(node, table)
+        cols, shaper, index = self.columns(node, table)
         stmt = sa.select(*cols).select_from(table).where(
             self.where(coll, table, query, node.path))
         stmt = stmt.order_by(*self.order_by(coll, table, query.sort, node.path))
@@ -201,7 +210,7 @@ class Reader:
         if offset:
             stmt = stmt.offset(offset)
         rows = self.conn.execute(stmt).all()
-        items = [_fill(row, fillers) for row in rows]
+        items = shaper.shape(rows)
         self.relations(node, rows, items, index)
         return items
 
@@ -238,7 +247,7 @@ class Reader:
         coll = child.coll
         all_rows: list[Any] = []
         table = self.ctx.alias(coll)
-        cols, fillers, index = self.columns(child, table)
+        cols, shaper, index = self.columns(child, table)
         key_label = f"col:{key_field}" if key_field != coll.primary_key else "__pk"
         if key_label not in index:
             index[key_label] = len(cols)
@@ -261,7 +270,7 @@ class Reader:
             else:
                 stmt = sa.select(*cols).select_from(table).where(where).order_by(*order)
             all_rows.extend(self.conn.execute(stmt).all())
-        items = [_fill(r, fillers) for r in all_rows]
+        items = shaper.shape(all_rows)
         self.relations(child, all_rows, items, index)
         return all_rows, items, index, key_pos
 
@@ -343,25 +352,34 @@ def _cast_key(value: Any, type_: str) -> Any:
     return str(value)
 
 
-def _filler(key: str, pos: int, conv: Callable[[Any], Any] | None) -> tuple[str, int, Any]:
-    """How one output key is filled from a row: position and converter (None: as is)."""
-    return (key, pos, conv)
+class Shaper:
+    """Rows to dicts with keys computed once per node: ``dict(zip(keys, row))`` when the
+    outputs are the first columns in order (the common case), then only the values whose
+    type needs it are converted."""
 
+    __slots__ = ("keys", "positions", "convs", "direct")
 
-def _placeholder(key: str) -> tuple[str, int, Any]:
-    """A key filled later (relations), put in now so the key keeps its place."""
-    return (key, -1, None)
+    def __init__(self, keys: list[str], positions: list[int],
+                 convs: list[tuple[str, Any]]) -> None:
+        self.keys = keys
+        self.positions = positions
+        self.convs = convs
+        self.direct = positions == list(range(len(positions)))
 
-
-def _fill(row: Any, fillers: list[tuple[str, int, Any]]) -> dict[str, Any]:
-    item: dict[str, Any] = {}
-    for key, pos, conv in fillers:
-        if pos < 0:
-            item[key] = None
-            continue
-        value = row[pos]
-        item[key] = conv(value) if conv is not None and value is not None else value
-    return item
+    def shape(self, rows: list[Any]) -> list[dict[str, Any]]:
+        keys, convs = self.keys, self.convs
+        if self.direct:
+            items = [dict(zip(keys, row)) for row in rows]  # noqa: B905 - row has extras
+        else:
+            pairs = list(zip(keys, self.positions, strict=True))
+            items = [{k: row[p] for k, p in pairs} for row in rows]
+        if convs:
+            for item in items:
+                for key, conv in convs:
+                    value = item[key]
+                    if value is not None:
+                        item[key] = conv(value)
+        return items
 
 
 def _as_number(term: str) -> int | float | None:
