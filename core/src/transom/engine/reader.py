@@ -196,12 +196,43 @@ class Reader:
                 add("__collection", table.c[out.rel.collection_field or "collection"])
         return cols, Shaper(keys, positions, convs), index
 
+    def joinable(self, out: Any) -> bool:
+        """An m2o read in the parent's statement (a LEFT JOIN) instead of a second one:
+        when the related rows need no rule of their own (no row filter, no masked field,
+        no deep query) and the child asks for plain columns only."""
+        child = out.node
+        if out.rel.kind != "m2o" or child is None or child.coll.primary_key is None:
+            return False
+        q = child.query
+        if q.filter or q.search or q.sort or q.limit is not None or q.offset or q.page:
+            return False
+        access = self.ctx.read_access(child.coll)
+        if access.row_filter() is not None:
+            return False
+        return all(isinstance(o, ColumnOut) and access.field_condition(o.field.field) is True
+                   for o in child.outputs)
+
     def read(self, node: Node, query: Query) -> list[dict[str, Any]]:
         """Root read: filter, search, sort, limit/offset/page, then relations."""
         coll = node.coll
         table = self.ctx.alias(coll)
         cols, shaper, index = self.columns(node, table)
-        stmt = sa.select(*cols).select_from(table).where(
+        source: Any = table
+        joined: list[tuple[str, Shaper, int]] = []
+        for out in node.outputs:
+            if not (isinstance(out, RelationOut) and self.joinable(out)):
+                continue
+            child = out.node
+            r_table = self.ctx.alias(child.coll)
+            source = source.outerjoin(r_table, r_table.c[child.coll.primary_key] ==
+                                      table.c[out.field.field])
+            c_cols, c_shaper, c_index = self.columns(child, r_table)
+            base = len(cols)
+            cols.extend(c.label(f"c{base + i}") for i, c in enumerate(
+                c.element for c in c_cols))
+            joined.append((out.key, c_shaper.offset(base), base + c_index["__pk"]))
+            out.joined = True
+        stmt = sa.select(*cols).select_from(source).where(
             self.where(coll, table, query, node.path))
         stmt = stmt.order_by(*self.order_by(coll, table, query.sort, node.path))
         limit, offset = self.limit_offset(query)
@@ -211,6 +242,10 @@ class Reader:
             stmt = stmt.offset(offset)
         rows = self.conn.execute(stmt).all()
         items = shaper.shape(rows)
+        for key, c_shaper, pk_pos in joined:
+            related = c_shaper.shape(rows)
+            for row, item, rel_item in zip(rows, items, related, strict=True):
+                item[key] = rel_item if row[pk_pos] is not None else None
         self.relations(node, rows, items, index)
         return items
 
@@ -232,6 +267,8 @@ class Reader:
         for out in node.outputs:
             if not isinstance(out, RelationOut):
                 continue
+            if out.joined:
+                continue  # read in the parent's statement already
             kind = out.rel.kind
             if kind == "m2o":
                 self._m2o(out, rows, items, index)
@@ -365,6 +402,10 @@ class Shaper:
         self.positions = positions
         self.convs = convs
         self.direct = positions == list(range(len(positions)))
+
+    def offset(self, base: int) -> Shaper:
+        """The same shaping for columns that start at ``base`` in a wider row."""
+        return Shaper(self.keys, [p + base for p in self.positions], self.convs)
 
     def shape(self, rows: list[Any]) -> list[dict[str, Any]]:
         keys, convs = self.keys, self.convs

@@ -43,6 +43,8 @@ class RelationOut:
     node: Node | None = None
     #: for a2o (m2a ``item``): one node per scoped collection
     scoped: dict[str, Node] = field(default_factory=dict)
+    #: set by the reader when it read this m2o with a JOIN in the parent's statement
+    joined: bool = False
 
 
 @dataclass
