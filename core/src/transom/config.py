@@ -164,6 +164,7 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("HASH_PARALLELISM", 4, "int", "argon2 lanes for password hashes."),
     Setting("SCHEMA_REFRESH_INTERVAL", 5, "float",
             "Seconds between background schema re-reads (0: only on demand)."),
+    Setting("PLAN_CACHE_SIZE", 512, "int", "Compiled reads kept per worker (0: none)."),
     Setting("TESTING", False, "bool", "Run listeners inline (for tests)."),
     Setting("IP_TRUST_PROXY", True, "bool", "Trust X-Forwarded-For for the caller's IP."),
     Setting("ACCESS_CACHE_TTL", 1000, "duration", "How long resolved policies are cached."),

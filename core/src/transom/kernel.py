@@ -49,6 +49,37 @@ KNOWN_CLIENTS: dict[str, str] = {
 SYSTEM_META_TABLES = ("directus_collections", "directus_fields", "directus_relations")
 
 
+class LRUCache:
+    """A small thread-safe LRU map (compiled plans); 0 capacity disables it."""
+
+    def __init__(self, capacity: int) -> None:
+        from collections import OrderedDict
+
+        self.capacity = capacity
+        self._data: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: Any) -> None:
+        if self.capacity <= 0:
+            return
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.capacity:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
 class Transom:
     """One Transom instance: built by :func:`transom.create_app`, stored in
     ``app.extensions["transom"]`` and passed to every hook as ``cms``."""
@@ -69,6 +100,9 @@ class Transom:
         self.url = self._database_url()
         self.engine: Engine = self.dialect.create_engine(self.url, config)
         sa.event.listen(self.engine, "connect", self._on_connect)
+        # the same pool, with the dialect's read options applied once, not per checkout
+        self._read_engine = (self.engine.execution_options(**self.dialect.read_options)
+                             if self.dialect.read_options else self.engine)
         self.events = EventBus(
             filters=[f for f in flatten(self.hook.register_filters(cms=self))
                      if isinstance(f, Filter)],
@@ -83,6 +117,8 @@ class Transom:
         self.access = AccessResolver(self)
         self.health_checks = flatten(self.hook.register_health_checks(cms=self))
         self.app: Any = None
+        #: compiled root reads, by query shape and caller (see ItemsService.read_by_query)
+        self.plans = LRUCache(int(config.get("PLAN_CACHE_SIZE", 512)))
         self._watcher: threading.Thread | None = None
         self._watch_stop: threading.Event | None = None
 
@@ -137,9 +173,7 @@ class Transom:
     def connect(self) -> Iterator[Connection]:
         """A connection for reads, with the dialect's read options (autocommit where the
         driver can skip a BEGIN/ROLLBACK round trip)."""
-        with self.engine.connect() as conn:
-            if self.dialect.read_options:
-                conn = conn.execution_options(**self.dialect.read_options)
+        with self._read_engine.connect() as conn:
             yield conn
 
     @contextmanager

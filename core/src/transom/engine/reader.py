@@ -8,6 +8,7 @@ computed once per node, values converted once per column.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -212,8 +213,9 @@ class Reader:
         return all(isinstance(o, ColumnOut) and access.field_condition(o.field.field) is True
                    for o in child.outputs)
 
-    def read(self, node: Node, query: Query) -> list[dict[str, Any]]:
-        """Root read: filter, search, sort, limit/offset/page, then relations."""
+    def plan(self, node: Node, query: Query) -> Plan:
+        """The root statement of a read and how to shape it: built once per query shape and
+        caller (see ``ItemsService``'s plan cache), executed many times."""
         coll = node.coll
         table = self.ctx.alias(coll)
         cols, shaper, index = self.columns(node, table)
@@ -240,14 +242,22 @@ class Reader:
             stmt = stmt.limit(limit)
         if offset:
             stmt = stmt.offset(offset)
-        rows = self.conn.execute(stmt).all()
-        items = shaper.shape(rows)
-        for key, c_shaper, pk_pos in joined:
+        return Plan(node, stmt, shaper, index, joined)
+
+    def run(self, plan: Plan) -> list[dict[str, Any]]:
+        """Execute a plan's root statement, then fetch its relations."""
+        rows = self.conn.execute(plan.stmt).all()
+        items = plan.shaper.shape(rows)
+        for key, c_shaper, pk_pos in plan.joined:
             related = c_shaper.shape(rows)
             for row, item, rel_item in zip(rows, items, related, strict=True):
                 item[key] = rel_item if row[pk_pos] is not None else None
-        self.relations(node, rows, items, index)
+        self.relations(plan.node, rows, items, plan.index)
         return items
+
+    def read(self, node: Node, query: Query) -> list[dict[str, Any]]:
+        """Root read: filter, search, sort, limit/offset/page, then relations."""
+        return self.run(self.plan(node, query))
 
     def limit_offset(self, query: Query, nested: bool = False) -> tuple[int | None, int]:
         cfg = self.ctx.config
@@ -387,6 +397,17 @@ def _cast_key(value: Any, type_: str) -> Any:
         except (TypeError, ValueError):
             return None
     return str(value)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A compiled root read: the field tree, the statement, and how to shape its rows."""
+
+    node: Node
+    stmt: Any
+    shaper: Shaper
+    index: dict[str, int]
+    joined: list[tuple[str, Shaper, int]]
 
 
 class Shaper:

@@ -13,6 +13,7 @@ user, role, policy or access row changes.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import threading
 import time
@@ -197,6 +198,12 @@ class AccessResolver:
 
         if accountability is None or accountability.admin:
             return Permissions(self.cms, accountability)
-        rows = self._cached(("perm", accountability.policies),
-                            lambda: load_permission_rows(self.cms, accountability.policies))
-        return Permissions(self.cms, accountability, rows)
+        def load() -> tuple[list[dict[str, Any]], str]:
+            rows = load_permission_rows(self.cms, accountability.policies)
+            return rows, hashlib.sha256(repr(sorted(
+                rows, key=lambda r: str(r.get("id")))).encode()).hexdigest()[:16]
+
+        rows, digest = self._cached(("perm", accountability.policies), load)
+        perms = Permissions(self.cms, accountability, rows)
+        perms.digest = digest
+        return perms

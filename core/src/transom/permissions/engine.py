@@ -156,6 +156,8 @@ class Permissions:
         self.cms = cms
         self.accountability = accountability
         self.bypass = accountability is None or accountability.admin
+        #: fingerprint of the stored rules behind this object (compiled reads depend on it)
+        self.digest = "admin" if self.bypass else ""
         self._rules: dict[tuple[str, str], list[Rule]] = {}
         self._deny: set[tuple[str, str]] = set()
         for row in rows:

@@ -22,7 +22,7 @@ from ..engine.values import ValueError_, to_db
 from ..engine.writer import Mutation
 from ..errors import ForbiddenError, InvalidPayloadError, TransomError
 from ..events import PendingEvents
-from ..query import Query, parse_query_dict
+from ..query import Query, has_dynamic_variables, parse_query_dict
 
 if TYPE_CHECKING:
     from ..accountability import Accountability
@@ -99,6 +99,7 @@ class ItemsService:
 
         if self.collection in ACCESS_COLLECTIONS:
             self.cms.access.invalidate()
+            self.cms.plans.clear()
 
     def coll(self) -> Collection:
         coll = self.schema.get(self.collection)
@@ -125,10 +126,30 @@ class ItemsService:
             reader = Reader(ctx, conn)
             if query.aggregate or query.group:
                 return run_aggregate(reader, self.collection, query)
-            node = build_tree(ctx, coll, query.fields, query)
-            items = reader.read(node, query)
+            key = self._plan_key(query)
+            plan = self.cms.plans.get(key) if key is not None else None
+            if plan is None:
+                plan = reader.plan(build_tree(ctx, coll, query.fields, query), query)
+                if key is not None:
+                    self.cms.plans.put(key, plan)
+            items = reader.run(plan)
         self._emit_read(query, items)
         return items
+
+    def _plan_key(self, query: Query) -> Any:
+        """What a compiled read depends on: the query, the caller's rules (their values
+        too, so per user when a rule uses $CURRENT_* variables) and the schema version.
+        None when the query uses a dynamic variable ($NOW changes every call)."""
+        if query.filter and has_dynamic_variables(query.filter):
+            return None
+        acc = self.accountability
+        if acc is None or acc.admin:
+            who: Any = "admin"
+        else:
+            if self.cms.hook.permission_rules.get_hookimpls():
+                return None  # plugin rules may change at any time: compile every read
+            who = (acc.permission_key(), acc.user, acc.role, self.permissions.digest)
+        return (self.collection, query.cache_key(), who, self.schema.version)
 
     def _filter_query(self, query: Query) -> Query:
         """The ``items.query`` filter: hooks may change the query before it runs."""
