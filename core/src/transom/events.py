@@ -84,15 +84,30 @@ class EventBus:
         self._listeners = list(listeners)
         self._inline = inline
         self._executor: ThreadPoolExecutor | None = None
+        # which handlers match a list of names, computed once per list (reads ask on
+        # every request; fnmatch is not free)
+        self._filter_memo: dict[tuple[str, ...], list[Filter]] = {}
+        self._listener_memo: dict[tuple[str, ...], list[Listener]] = {}
 
     def add_filter(self, flt: Filter) -> None:
         self._filters = sorted([*self._filters, flt], key=lambda f: f.priority)
+        self._filter_memo.clear()
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
+        self._listener_memo.clear()
+
+    def _matching_filters(self, names: Iterable[str]) -> list[Filter]:
+        key = tuple(names)
+        found = self._filter_memo.get(key)
+        if found is None:
+            found = [f for f in self._filters if any(self._matches(f.event, n) for n in key)]
+            if len(self._filter_memo) < 4096:
+                self._filter_memo[key] = found
+        return found
 
     def has_filters(self, names: Iterable[str]) -> bool:
-        return any(self._matches(f.event, n) for f in self._filters for n in names)
+        return bool(self._matching_filters(names))
 
     @staticmethod
     def _matches(pattern: str, name: str) -> bool:
@@ -102,16 +117,21 @@ class EventBus:
                context: EventContext) -> Any:
         """Run every matching filter in order; return the final payload."""
         names = list(names)
-        for flt in self._filters:
-            if any(self._matches(flt.event, n) for n in names):
-                result = flt.handler(payload, {**meta, "event": names[-1]}, context)
-                if result is not None:
-                    payload = result
+        for flt in self._matching_filters(names):
+            result = flt.handler(payload, {**meta, "event": names[-1]}, context)
+            if result is not None:
+                payload = result
         return payload
 
     def matching_listeners(self, names: Iterable[str]) -> list[Listener]:
-        names = list(names)
-        return [lst for lst in self._listeners if any(self._matches(lst.event, n) for n in names)]
+        key = tuple(names)
+        found = self._listener_memo.get(key)
+        if found is None:
+            found = [lst for lst in self._listeners
+                     if any(self._matches(lst.event, n) for n in key)]
+            if len(self._listener_memo) < 4096:
+                self._listener_memo[key] = found
+        return found
 
     def dispatch(self, names: Iterable[str], meta: dict[str, Any], context: EventContext) -> None:
         """Call matching listeners now (after commit), in the background unless inline."""

@@ -84,7 +84,7 @@ class Query:
         new_filter = fn(copy.deepcopy(self.filter)) if self.filter is not None else None
         return self.copy(filter=new_filter, deep=deep)
 
-    def to_dict(self, *, nested: bool = False) -> dict[str, Any]:
+    def to_dict(self, *, nested: bool = False, copy_values: bool = True) -> dict[str, Any]:
         """Directus's spelling of this query (only what differs from the defaults).
 
         Nested (``deep``) levels use underscore-prefixed keys, as Directus writes them.
@@ -109,9 +109,11 @@ class Query:
         ]
         for key, value in pairs:
             if value is not None:
-                out[f"_{key}" if nested else key] = copy.deepcopy(value)
+                out[f"_{key}" if nested else key] = copy.deepcopy(value) if copy_values \
+                    else value
         if self.deep:
-            deep = {name: sub.to_dict(nested=True) for name, sub in self.deep.items()}
+            deep = {name: sub.to_dict(nested=True, copy_values=copy_values)
+                    for name, sub in self.deep.items()}
             if nested:
                 out.update(deep)
             else:
@@ -120,8 +122,9 @@ class Query:
 
     def cache_key(self) -> str:
         """Deterministic JSON of the query: equal queries give equal strings."""
-        return json.dumps(
-            self.to_dict(), sort_keys=True, separators=(",", ":"), default=_json_default
+        return json.dumps(  # read-only use: no need to copy the values first
+            self.to_dict(copy_values=False), sort_keys=True, separators=(",", ":"),
+            default=_json_default,
         )
 
 
