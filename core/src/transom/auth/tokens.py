@@ -15,6 +15,18 @@ def extract_token(request: Any, session_cookie: str = SESSION_COOKIE_DEFAULT) ->
     Both a query token and a header token is an error (RFC 6750: one method only); the
     session cookie is used only when neither is present.
     """
+    memo = request.environ.get("transom.token", _UNSET)
+    if memo is not _UNSET:
+        return memo  # every token plugin asks; the headers are read once per request
+    token = _extract(request, session_cookie)
+    request.environ["transom.token"] = token
+    return token
+
+
+_UNSET = object()
+
+
+def _extract(request: Any, session_cookie: str) -> str | None:
     query_token = request.args.get("access_token")
     header = request.headers.get("Authorization", "")
     header_token = None

@@ -172,6 +172,8 @@ class Reader:
                                                    resolve(self.ctx, cond), trusted=True),
                                     expr), else_=sa.null())
                 pos = add(f"col:{name}", expr)
+                if name == pk and cond is True:
+                    index.setdefault("__pk", pos)  # the key column serves as the key too
                 scale = (out.field.schema or {}).get("numeric_scale")
                 conv = out_converter(out.field.type, out.field.concealed, scale)
             elif isinstance(out, FunctionOut):
