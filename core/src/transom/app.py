@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, Flask, request
+from flask import Blueprint, Flask
 from werkzeug.routing import BaseConverter
 
 from .config import Config
@@ -54,10 +54,6 @@ def create_app(
     app.url_map.converters["any_path"] = _AnyPath
     app.extensions["transom"] = cms
     cms.app = app
-
-    @app.before_request
-    def _bind_kernel() -> None:
-        request.environ["transom.cms"] = cms
 
     @app.after_request
     def _directus_headers(resp: Any) -> Any:

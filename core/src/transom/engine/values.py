@@ -54,6 +54,10 @@ def _to_datetime(value: Any) -> dt.datetime | None:
 
 
 def _fmt_timestamp(value: Any) -> str | None:
+    if isinstance(value, str) and len(value) in (19, 26) and value[10] in " T" \
+            and value[4] == "-" and value[13] == ":":
+        # 'YYYY-MM-DD HH:MM:SS[.ffffff]' as SQLite stores Transom's UTC values: no parsing
+        return f"{value[:10]}T{value[11:19]}.{value[20:23] or '000'}Z"
     d = _to_datetime(value)
     if d is None:
         return None
@@ -65,6 +69,9 @@ def _fmt_timestamp(value: Any) -> str | None:
 
 
 def _fmt_datetime(value: Any) -> str | None:
+    if isinstance(value, str) and len(value) in (19, 26) and value[10] in " T" \
+            and value[4] == "-" and value[13] == ":":
+        return f"{value[:10]}T{value[11:19]}"
     d = _to_datetime(value)
     if d is None:
         return None

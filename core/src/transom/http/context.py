@@ -32,10 +32,11 @@ def get_accountability() -> Accountability:
     if acc is not None:
         return acc
     cms = current_cms()
-    acc = cms.hook.accountability_from_request(cms=cms, request=request)
+    req = request._get_current_object()  # type: ignore[attr-defined]  # not the proxy
+    acc = cms.hook.accountability_from_request(cms=cms, request=req)
     if acc is None:
         acc = cms.access.public()
-    acc = acc.with_request(client_ip(), request.headers.get("User-Agent"),
-                           request.headers.get("Origin"))
+    headers = req.headers
+    acc = acc.with_request(client_ip(), headers.get("User-Agent"), headers.get("Origin"))
     g._transom_accountability = acc
     return acc

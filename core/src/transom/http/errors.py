@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 
@@ -44,7 +44,7 @@ def to_transom_error(exc: BaseException) -> TransomError:
 
 
 def render_error(exc: BaseException) -> Any:
-    cms = request.environ.get("transom.cms")
+    cms = current_app.extensions.get("transom")
     if cms is not None:
         custom = cms.hook.handle_exception(cms=cms, request=request, exception=exc)
         if custom is not None:

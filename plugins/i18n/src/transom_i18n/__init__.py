@@ -66,10 +66,12 @@ def _lang_request(cms: Any, *, strict: bool) -> LangRequest | None:
     ``strict`` raises on a malformed code (before the view runs); the response hook passes
     False and simply does nothing, since the 400 has already been answered.
     """
+    param = str(cms.config.get("I18N_PARAM") or "lang")
+    if param.encode() not in request.query_string:
+        return None  # the common case, decided without parsing anything
     methods = _ENDPOINTS.get(request.endpoint or "")
     if methods is None or request.method not in methods:
         return None
-    param = str(cms.config.get("I18N_PARAM") or "lang")
     lang = request.args.get(param)
     if lang is None:
         return None
