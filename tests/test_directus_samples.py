@@ -164,3 +164,14 @@ def test_sample(name, directus_like, client, backend):
         return
     assert set(ours) == set(theirs)
     assert_same_shape(shape(ours), shape(theirs))
+
+
+def test_samples_are_present():
+    """The recorded answers live beside the repository (``../shared``); CI must have them."""
+    from transom.testing.databases import in_ci
+
+    if not SAMPLES.is_dir():
+        if in_ci():
+            pytest.fail(f"CI=true but the Directus samples are missing at {SAMPLES}")
+        pytest.skip(f"no Directus samples at {SAMPLES}")
+    assert len(sample_names()) >= 40
