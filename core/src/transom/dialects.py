@@ -204,6 +204,20 @@ class Dialect:
         (dialects with ``supports_upsert``)."""
         raise NotImplementedError(f"{self.name} does not support upsert")
 
+    @staticmethod
+    def on_conflict_upsert(insert: Any, table: sa.Table, values: dict[str, Any],
+                           conflict_columns: list[str],
+                           update_columns: list[str] | None = None) -> Any:
+        """``INSERT ... ON CONFLICT (...) DO UPDATE`` (or ``DO NOTHING``) for the databases
+        whose SQLAlchemy ``insert`` construct has it (PostgreSQL, SQLite)."""
+        stmt = insert(table).values(**values)
+        update = update_columns if update_columns is not None else [
+            c for c in values if c not in conflict_columns]
+        if not update:
+            return stmt.on_conflict_do_nothing(index_elements=conflict_columns)
+        return stmt.on_conflict_do_update(
+            index_elements=conflict_columns, set_={c: stmt.excluded[c] for c in update})
+
     # -- errors -----------------------------------------------------------------------
     def classify_error(self, exc: BaseException) -> DbErrorInfo | None:
         """Recognise a constraint error in a driver exception, or return None."""

@@ -257,17 +257,8 @@ def _in_bool(value: Any) -> Any:
     raise ValueError_("Value has to be a boolean")
 
 
-def _in_timestamp(value: Any) -> Any:
-    try:
-        d = _to_datetime(value)
-    except (ValueError, OverflowError):
-        raise ValueError_("Value has to be a valid date") from None
-    if d is not None and d.tzinfo is not None:
-        d = d.astimezone(_UTC).replace(tzinfo=None)
-    return d
-
-
 def _in_datetime(value: Any) -> Any:
+    """dateTime and timestamp are both stored as naive UTC (Transom always writes UTC)."""
     try:
         d = _to_datetime(value)
     except (ValueError, OverflowError):
@@ -325,7 +316,7 @@ IN: dict[str, Callable[[Any], Any]] = {
     "float": _in_float,
     "decimal": _in_decimal,
     "boolean": _in_bool,
-    "timestamp": _in_timestamp,
+    "timestamp": _in_datetime,
     "dateTime": _in_datetime,
     "date": _in_date,
     "time": _in_time,

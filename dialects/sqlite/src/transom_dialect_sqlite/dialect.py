@@ -249,13 +249,8 @@ class SQLiteDialect(Dialect):
         """``INSERT ... ON CONFLICT (...) DO UPDATE`` (or ``DO NOTHING``)."""
         from sqlalchemy.dialects.sqlite import insert
 
-        stmt = insert(table).values(**values)
-        update = update_columns if update_columns is not None else [
-            c for c in values if c not in conflict_columns]
-        if not update:
-            return stmt.on_conflict_do_nothing(index_elements=conflict_columns)
-        return stmt.on_conflict_do_update(
-            index_elements=conflict_columns, set_={c: stmt.excluded[c] for c in update})
+        return self.on_conflict_upsert(insert, table, values, conflict_columns,
+                                       update_columns)
 
     # -- errors -----------------------------------------------------------------------
     def classify_error(self, exc: BaseException) -> DbErrorInfo | None:
