@@ -5,53 +5,18 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from transom.app import create_app
 from transom.services import config_export
-from transom.system.bootstrap import bootstrap
-from transom.testing.databases import fresh_database, in_ci, unavailable_reason
-from transom.testing.plugin import ADMIN_TOKEN, base_config
+from transom.testing.helpers import call, data, other_app
+from transom.testing.plugin import ADMIN_TOKEN
 
 pytestmark = pytest.mark.backends("sqlite")
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-def call(client: Any, method: str, url: str, body: Any = None, status: int = 200,
-         **kw: Any) -> Any:
-    if body is not None:
-        kw["json"] = body
-    resp = getattr(client, method)(url, headers=kw.pop("headers", ADMIN), **kw)
-    assert resp.status_code == status, (method, url, resp.status_code, resp.get_data(True))
-    return resp
-
-
-def data(resp: Any) -> Any:
-    return resp.get_json()["data"]
-
-
-@contextmanager
-def other_app(backend: str, tmp_path: Path) -> Iterator[Any]:
-    """A second, fresh Transom database on ``backend`` (skipped when unreachable)."""
-    reason = unavailable_reason(backend)
-    if reason is not None:
-        if in_ci():
-            pytest.fail(f"CI=true but {reason}")
-        pytest.skip(reason)
-    with fresh_database(backend, tmp_path) as url:
-        app = create_app(base_config(url), env_file=None)
-        try:
-            bootstrap(app.extensions["transom"])
-            yield app
-        finally:
-            app.extensions["transom"].close()
 
 
 def build_source(app: Any, client: Any) -> dict[str, Any]:

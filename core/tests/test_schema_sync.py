@@ -6,20 +6,15 @@ from __future__ import annotations
 import copy
 import io
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from click.testing import CliRunner
 
-from transom.app import create_app
 from transom.cli import cli
 from transom.services import schema_sync
-from transom.system.bootstrap import bootstrap
-from transom.testing.databases import fresh_database, in_ci, unavailable_reason
+from transom.testing.helpers import call, data, other_app
 from transom.testing.plugin import ADMIN_TOKEN, base_config
 
 pytestmark = pytest.mark.backends("sqlite")
@@ -28,19 +23,6 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def call(client: Any, method: str, url: str, body: Any = None, status: int = 200,
-         **kw: Any) -> Any:
-    if body is not None:
-        kw["json"] = body
-    resp = getattr(client, method)(url, headers=kw.pop("headers", ADMIN), **kw)
-    assert resp.status_code == status, (method, url, resp.status_code, resp.get_data(True))
-    return resp
-
-
-def data(resp: Any) -> Any:
-    return resp.get_json()["data"]
-
-
 def build_schema(client: Any) -> None:
     """Two collections with most field types, an m2o (articles.author) and its o2m alias
     (authors.articles), made through the API as an admin would."""
@@ -80,23 +62,6 @@ def build_schema(client: Any) -> None:
     call(client, "post", "/relations", {
         "collection": "articles", "field": "author", "related_collection": "authors",
         "meta": {"one_field": "articles"}, "schema": {"on_delete": "SET NULL"}})
-
-
-@contextmanager
-def other_app(backend: str, tmp_path: Path) -> Iterator[Any]:
-    """A second, fresh Transom database on ``backend`` (skipped when unreachable)."""
-    reason = unavailable_reason(backend)
-    if reason is not None:
-        if in_ci():
-            pytest.fail(f"CI=true but {reason}")
-        pytest.skip(reason)
-    with fresh_database(backend, tmp_path) as url:
-        app = create_app(base_config(url), env_file=None)
-        try:
-            bootstrap(app.extensions["transom"])
-            yield app
-        finally:
-            app.extensions["transom"].close()
 
 
 def names(items: list[dict[str, Any]], *keys: str) -> set[Any]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -154,3 +156,49 @@ def seed_blog(app: Any, n: int = 12, comments: list[dict[str, Any]] | None = Non
         if o2m:
             declare_o2m(conn, "comments", "article", "articles", "comments")
     cms.refresh_schema()
+
+
+# -- admin API calls and a second database -------------------------------------------------
+def admin_headers() -> dict[str, str]:
+    from .plugin import ADMIN_TOKEN
+
+    return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def call(client: Any, method: str, url: str, body: Any = None, status: int = 200,
+         **kw: Any) -> Any:
+    """``client.<method>(url)`` as the test admin (or ``headers=``), asserting the status."""
+    if body is not None:
+        kw["json"] = body
+    resp = getattr(client, method)(url, headers=kw.pop("headers", admin_headers()), **kw)
+    assert resp.status_code == status, (method, url, resp.status_code, resp.get_data(True))
+    return resp
+
+
+def data(resp: Any) -> Any:
+    return resp.get_json()["data"]
+
+
+@contextmanager
+def other_app(backend: str, tmp_path: Any) -> Iterator[Any]:
+    """A second Transom app on a fresh database of ``backend`` (bootstrapped), for tests
+    that move things between databases; skipped when unreachable, failed under CI."""
+    import pytest
+
+    from ..app import create_app
+    from ..system.bootstrap import bootstrap
+    from .databases import fresh_database, in_ci, unavailable_reason
+    from .plugin import base_config
+
+    reason = unavailable_reason(backend)
+    if reason is not None:
+        if in_ci():
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(reason)
+    with fresh_database(backend, tmp_path) as url:
+        app = create_app(base_config(url), env_file=None)
+        try:
+            bootstrap(app.extensions["transom"])
+            yield app
+        finally:
+            app.extensions["transom"].close()
