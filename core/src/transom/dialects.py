@@ -141,8 +141,22 @@ class Dialect:
     def create_engine(self, url: URL, config: Config) -> Engine:
         return sa.create_engine(url, **self.engine_options(config))
 
+    def session_statements(self) -> list[str]:
+        """Statements every new connection runs (time zone, pragmas, message language)."""
+        return []
+
     def on_connect(self, dbapi_connection: Any) -> None:
-        """Per-connection set-up this dialect always needs (before ``prepare_connection``)."""
+        """Per-connection set-up this dialect always needs (before ``prepare_connection``):
+        by default, run :meth:`session_statements` on one cursor."""
+        statements = self.session_statements()
+        if not statements:
+            return
+        cur = dbapi_connection.cursor()
+        try:
+            for statement in statements:
+                cur.execute(statement)
+        finally:
+            cur.close()
 
     # -- catalogue --------------------------------------------------------------------
     def introspect(

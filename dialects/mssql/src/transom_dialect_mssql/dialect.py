@@ -126,13 +126,9 @@ class MSSQLDialect(Dialect):
                 f"'{DEFAULT_ODBC_DRIVER}' (or set DB_ODBC_DRIVER), then restart."
             ) from exc
 
-    def on_connect(self, dbapi_connection: Any) -> None:
+    def session_statements(self) -> list[str]:
         # English messages: classify_error reads column names out of them.
-        cur = dbapi_connection.cursor()
-        try:
-            cur.execute("SET LANGUAGE us_english")
-        finally:
-            cur.close()
+        return ["SET LANGUAGE us_english"]
 
     # -- catalogue --------------------------------------------------------------------
     def introspect(

@@ -115,12 +115,8 @@ class OracleDialect(Dialect):
             u = u.set(drivername=self.default_driver)
         return u
 
-    def on_connect(self, dbapi_connection: Any) -> None:
-        cur = dbapi_connection.cursor()
-        try:
-            cur.execute("ALTER SESSION SET TIME_ZONE = 'UTC'")
-        finally:
-            cur.close()
+    def session_statements(self) -> list[str]:
+        return ["ALTER SESSION SET TIME_ZONE = 'UTC'"]
 
     # -- catalogue --------------------------------------------------------------------
     def introspect(

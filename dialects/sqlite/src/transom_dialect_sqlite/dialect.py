@@ -166,14 +166,9 @@ class SQLiteDialect(Dialect):
         install_transactions(engine)
         return engine
 
-    def on_connect(self, dbapi_connection: Any) -> None:
-        cur = dbapi_connection.cursor()
-        try:
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
-            cur.execute("PRAGMA journal_mode=WAL")
-        finally:
-            cur.close()
+    def session_statements(self) -> list[str]:
+        return ["PRAGMA foreign_keys=ON", f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}",
+                "PRAGMA journal_mode=WAL"]
 
     # -- catalogue --------------------------------------------------------------------
     def introspect(
