@@ -10,6 +10,7 @@ Dialect distributions register a subclass through ``register_dialects``.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -40,6 +41,17 @@ CAPABILITIES: tuple[str, ...] = (
 )
 
 DATE_PARTS = ("year", "month", "week", "day", "weekday", "hour", "minute", "second")
+
+
+def only_tables(only: Collection[str] | None) -> list[str] | None:
+    """The ``only`` argument of :meth:`Dialect.introspect` as a list of distinct names
+    (in the order given), or None for "every table". A lone string is one name, not a
+    collection of one-letter names."""
+    if only is None:
+        return None
+    if isinstance(only, str):
+        return [only]
+    return list(dict.fromkeys(str(name) for name in only))
 
 
 @dataclass(frozen=True)
@@ -160,10 +172,35 @@ class Dialect:
 
     # -- catalogue --------------------------------------------------------------------
     def introspect(
-        self, connection: Connection, schema: str | None = None, exclude: tuple[str, ...] = ()
+        self,
+        connection: Connection,
+        schema: str | None = None,
+        exclude: tuple[str, ...] = (),
+        only: Collection[str] | None = None,
     ) -> RawSchema:
-        """Read every table, view, column and foreign key in a bounded number of queries."""
+        """Read every table, view, column and foreign key in a bounded number of queries.
+
+        ``exclude`` names tables to leave out. ``only``, when not None, names the tables and
+        views to read (their columns, indexes, uniques and the foreign keys declared on
+        them); the rest are not read at all, and names that do not exist are simply absent
+        from the result. Each table read this way is the same :class:`RawTable` a full read
+        returns, and the :class:`RawSchema` keeps its ``vendor`` and ``schema_name``.
+        Dialects put the filter into the catalogue queries (bound parameters), so the number
+        of statements stays fixed and their cost follows the tables named, not the database.
+        """
         raise NotImplementedError
+
+    def catalogue_fingerprint(self, connection: Connection, schema: str | None = None
+                              ) -> str | None:
+        """A token that changes whenever a table, view, column (type, nullability, default),
+        primary key, foreign key, index or unique constraint of ``schema`` is created,
+        dropped, renamed or altered, by anyone; data changes leave it alone.
+
+        It is one cheap catalogue query, for the kernel to poll and notice schema changes
+        made outside Transom; compare tokens for equality only. None means this dialect
+        cannot tell (the kernel then re-reads the whole catalogue), which is the default.
+        """
+        return None
 
     def map_type(self, data_type: str, column: Any = None) -> str:
         """Map a catalogue ``data_type`` to a Directus type name (``unknown`` if none fits)."""

@@ -4,6 +4,7 @@ catalogue rows through a fake connection."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from importlib.metadata import entry_points
@@ -16,8 +17,11 @@ from sqlalchemy.schema import CreateTable
 from transom_dialect_mssql import MSSQLDialect, register_dialects
 from transom_dialect_mssql.introspect import (
     COLUMNS_SQL,
+    FINGERPRINT_SQL,
     FOREIGN_KEYS_SQL,
     INDEXES_SQL,
+    MAX_ONLY,
+    ONLY_QUERIES,
     QUERIES,
     TABLES_SQL,
     map_mssql_type,
@@ -223,7 +227,7 @@ class FakeConnection:
         self.statements: list[tuple[str, dict[str, Any]]] = []
 
     def execute(self, stmt: Any, params: dict[str, Any] | None = None) -> list[_Row]:
-        sql = str(stmt)
+        sql = getattr(stmt, "text", None) or str(stmt)
         self.statements.append((sql, dict(params or {})))
         return [_Row(r) for r in self.answers.get(sql, [])]
 
@@ -321,3 +325,65 @@ def test_catalogue_queries_compile_for_mssql() -> None:
         compiled = sa.text(sql).compile(dialect=mssql.dialect(paramstyle="qmark"))
         assert "COALESCE(?, SCHEMA_NAME())" in str(compiled)
         assert list(compiled.binds) == ["schema"]
+
+
+def _targeted_catalogue(n_tables: int) -> dict[str, list[dict[str, Any]]]:
+    """The canned rows for the targeted queries too (the fake does not filter: the dialect
+    still keeps only the tables asked for)."""
+    full = _catalogue(n_tables)
+    answers = dict(full)
+    for full_sql, only_sql in zip(QUERIES, ONLY_QUERIES, strict=True):
+        answers[only_sql] = full[full_sql]
+    return answers
+
+
+def test_targeted_introspection_filters_in_sql() -> None:
+    full = MSSQLDialect().introspect(FakeConnection(_catalogue(3)), "sales")  # type: ignore[arg-type]
+    conn = FakeConnection(_targeted_catalogue(3))
+    raw = MSSQLDialect().introspect(  # type: ignore[arg-type]
+        conn, "sales", only=["articles", "article_titles", "nope"])
+    assert set(raw.tables) == {"articles", "article_titles"}
+    assert raw.tables["articles"] == full.tables["articles"]
+    assert (raw.vendor, raw.schema_name) == ("mssql", "sales")
+    assert [sql for sql, _ in conn.statements] == list(ONLY_QUERIES)
+    for _sql_text, params in conn.statements:
+        assert params == {"schema": "sales", "only": ["articles", "article_titles", "nope"]}
+    assert set(MSSQLDialect().introspect(  # type: ignore[arg-type]
+        FakeConnection(_targeted_catalogue(0)), only=["authors"], exclude=("authors",)
+    ).tables) == set()
+
+
+def test_targeted_introspection_edge_cases() -> None:
+    empty = FakeConnection(_targeted_catalogue(0))
+    raw = MSSQLDialect().introspect(empty, "sales", only=[])  # type: ignore[arg-type]
+    assert raw.tables == {} and raw.vendor == "mssql" and empty.statements == []
+    # More names than SQL Server takes parameters: a full read, filtered afterwards.
+    long = FakeConnection(_targeted_catalogue(5))
+    names = ["extra1", *(f"missing{i}" for i in range(MAX_ONLY))]
+    raw = MSSQLDialect().introspect(long, only=names)  # type: ignore[arg-type]
+    assert set(raw.tables) == {"extra1"}
+    assert [sql for sql, _ in long.statements] == list(QUERIES)
+
+
+def test_targeted_queries_compile_for_mssql() -> None:
+    for sql in ONLY_QUERIES:
+        stmt = sa.text(sql).bindparams(sa.bindparam("only", expanding=True))
+        compiled = stmt.compile(dialect=mssql.dialect(paramstyle="qmark"))
+        state = compiled.construct_expanded_state({"schema": None, "only": ["a", "b"]})
+        text = " ".join(state.statement.split())
+        assert re.search(r"\b(o|tp)\.name IN \(\?, \?\)", text), text
+        assert state.positional_parameters == (None, "a", "b")
+
+
+def test_catalogue_fingerprint() -> None:
+    conn = FakeConnection({FINGERPRINT_SQL: [{"fingerprint": "3.-12.2024-01-01T00:00:00"}]})
+    value = MSSQLDialect().catalogue_fingerprint(conn, "sales")  # type: ignore[arg-type]
+    assert value == "3.-12.2024-01-01T00:00:00"
+    ((sql, params),) = conn.statements
+    assert sql == FINGERPRINT_SQL and params == {"schema": "sales"}
+    compiled = sa.text(FINGERPRINT_SQL).compile(dialect=mssql.dialect(paramstyle="qmark"))
+    text = " ".join(str(compiled).split())
+    assert text.startswith("SELECT CONCAT(") and text.count("COALESCE(?, SCHEMA_NAME())") == 3
+    assert list(compiled.binds) == ["schema"]
+    for catalogue in ("sys.objects", "sys.columns", "sys.index_columns", "modify_date"):
+        assert catalogue in text, catalogue

@@ -150,7 +150,9 @@ def test_classify_other_kinds() -> None:
     bad8 = _classify(1366, "Incorrect integer value: 'abc' for column 'age' at row 1")
     assert (bad8.column, bad8.value) == ("age", "abc")
     assert _classify(1138, "Invalid use of NULL value").kind == "contains_null"
-    assert _classify(1146, "Table 'db.x' doesn't exist") is None
+    assert _classify(1146, "Table 'db.x' doesn't exist").kind == "undefined_table"
+    assert _classify(1054, "Unknown column 'y' in 'field list'").kind == "undefined_column"
+    assert _classify(1064, "You have an error in your SQL syntax") is None
     assert MySQLDialect().classify_error(ValueError("x")) is None
 
 
@@ -195,3 +197,58 @@ def test_introspection_details(engine: sa.Engine) -> None:
     assert t.column("g").is_generated and t.column("g").default is None
     code = t.column("code")
     assert code.type == "uuid" and code.is_unique and code.is_indexed  # char(36)
+
+
+def test_targeted_reads_and_fingerprint(engine: sa.Engine) -> None:
+    d = MySQLDialect()
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE fp_owner (id INT AUTO_INCREMENT PRIMARY KEY, doc JSON,"
+            " email VARCHAR(50) UNIQUE, at DATETIME DEFAULT CURRENT_TIMESTAMP) COMMENT 'o'")
+        conn.exec_driver_sql(
+            "CREATE TABLE fp_thing (id INT PRIMARY KEY, owner INT, label VARCHAR(30),"
+            " CONSTRAINT fp_thing_owner FOREIGN KEY (owner) REFERENCES fp_owner (id)"
+            " ON DELETE CASCADE)")
+        conn.exec_driver_sql("CREATE VIEW fp_labels AS SELECT label FROM fp_thing")
+    try:
+        with engine.connect() as conn:
+            full = d.introspect(conn)
+            for name in ("fp_owner", "fp_thing", "fp_labels"):
+                raw = d.introspect(conn, only=[name, "FP_OWNER" if name != "fp_owner" else ""])
+                assert raw.tables == {name: full.tables[name]}, name
+                assert (raw.vendor, raw.schema_name) == (full.vendor, full.schema_name)
+            assert full.tables["fp_owner"].column("doc").type == "json"
+            fp = d.catalogue_fingerprint(conn)
+            assert fp == d.catalogue_fingerprint(conn, full.schema_name)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO fp_owner (email) VALUES ('a@b.c')")
+            conn.exec_driver_sql("ANALYZE TABLE fp_owner")
+        with engine.connect() as conn:
+            assert d.catalogue_fingerprint(conn) == fp  # rows and statistics are not schema
+        steps = ["ALTER TABLE fp_owner COMMENT 'owners'",
+                 "ALTER TABLE fp_owner ALTER COLUMN at SET DEFAULT '2024-01-01 00:00:00'",
+                 "ALTER TABLE fp_owner ALTER COLUMN at SET DEFAULT '2025-01-01 00:00:00'",
+                 "ALTER TABLE fp_owner ALTER COLUMN at DROP DEFAULT",
+                 "ALTER TABLE fp_thing MODIFY label VARCHAR(40)",
+                 "ALTER TABLE fp_thing DROP FOREIGN KEY fp_thing_owner",
+                 "ALTER TABLE fp_thing ADD CONSTRAINT fp_thing_owner FOREIGN KEY (owner)"
+                 " REFERENCES fp_owner (id)",
+                 "ALTER TABLE fp_thing RENAME INDEX fp_thing_owner TO fp_thing_owner_idx",
+                 "ALTER TABLE fp_thing ADD UNIQUE KEY fp_thing_label (label)",
+                 "CREATE OR REPLACE VIEW fp_labels AS SELECT label, id FROM fp_thing",
+                 "ALTER TABLE fp_owner DROP COLUMN at"]
+        if getattr(engine.dialect, "is_mariadb", False):
+            # JSON is LONGTEXT plus a json_valid() check there: dropping the check alone
+            # leaves COLUMNS as it was
+            steps.append("ALTER TABLE fp_owner MODIFY doc LONGTEXT")
+        for sql in steps:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(sql)
+            with engine.connect() as conn:
+                now = d.catalogue_fingerprint(conn)
+            assert now != fp, sql
+            fp = now
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP VIEW IF EXISTS fp_labels")
+            conn.exec_driver_sql("DROP TABLE IF EXISTS fp_thing, fp_owner")

@@ -18,7 +18,10 @@ from transom_dialect_oracle import OracleDialect, register_dialects
 from transom_dialect_oracle.introspect import (
     COLUMNS_SQL,
     CONSTRAINTS_SQL,
+    FINGERPRINT_SQL,
     INDEXES_SQL,
+    MAX_ONLY,
+    ONLY_QUERIES,
     QUERIES,
     TABLES_SQL,
     base_type,
@@ -219,7 +222,7 @@ class FakeConnection:
         self.statements: list[tuple[str, dict[str, Any]]] = []
 
     def execute(self, stmt: Any, params: dict[str, Any] | None = None) -> list[_Row]:
-        sql = str(stmt)
+        sql = getattr(stmt, "text", None) or str(stmt)
         self.statements.append((sql, dict(params or {})))
         return [_Row(r) for r in self.answers.get(sql, [])]
 
@@ -322,3 +325,63 @@ def test_dictionary_queries_compile_for_oracle() -> None:
     for sql in QUERIES:
         compiled = sa.text(sql).compile(dialect=ORA)
         assert "COALESCE(:owner, SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA'))" in str(compiled)
+
+
+def _targeted_catalogue(n_tables: int) -> dict[str, list[dict[str, Any]]]:
+    """The canned rows for the targeted queries too (the fake does not filter: the dialect
+    still keeps only the tables asked for)."""
+    full = _catalogue(n_tables)
+    answers = dict(full)
+    for full_sql, only_sql in zip(QUERIES, ONLY_QUERIES, strict=True):
+        answers[only_sql] = full[full_sql]
+    return answers
+
+
+def test_targeted_introspection_filters_in_sql() -> None:
+    full = OracleDialect().introspect(FakeConnection(_catalogue(3)), "CMS")  # type: ignore[arg-type]
+    conn = FakeConnection(_targeted_catalogue(3))
+    raw = OracleDialect().introspect(  # type: ignore[arg-type]
+        conn, "CMS", only=["articles", "article_titles", "nope"])
+    assert set(raw.tables) == {"articles", "article_titles"}
+    assert raw.tables["articles"] == full.tables["articles"]
+    assert (raw.vendor, raw.schema_name) == ("oracle", "CMS")
+    assert [sql for sql, _ in conn.statements] == list(ONLY_QUERIES)
+    for _sql_text, params in conn.statements:
+        assert params == {"owner": "CMS", "only": ["articles", "article_titles", "nope"]}
+
+
+def test_targeted_introspection_edge_cases() -> None:
+    empty = FakeConnection(_targeted_catalogue(0))
+    raw = OracleDialect().introspect(empty, only=[])  # type: ignore[arg-type]
+    assert raw.tables == {} and raw.vendor == "oracle" and empty.statements == []
+    # Past Oracle's 1,000-element IN lists: a full read, filtered afterwards.
+    long = FakeConnection(_targeted_catalogue(5))
+    names = ["extra1", *(f"missing{i}" for i in range(MAX_ONLY))]
+    raw = OracleDialect().introspect(long, only=names)  # type: ignore[arg-type]
+    assert set(raw.tables) == {"extra1"}
+    assert [sql for sql, _ in long.statements] == list(QUERIES)
+
+
+def test_targeted_queries_compile_for_oracle() -> None:
+    for sql in ONLY_QUERIES:
+        stmt = sa.text(sql).bindparams(sa.bindparam("only", expanding=True))
+        state = stmt.compile(dialect=ORA).construct_expanded_state(
+            {"owner": None, "only": ["a", "b"]})
+        text = " ".join(state.statement.split())
+        assert "table_name IN (:only_1, :only_2)" in text, text
+        assert state.parameters == {"owner": None, "only_1": "a", "only_2": "b"}
+
+
+def test_catalogue_fingerprint() -> None:
+    conn = FakeConnection({FINGERPRINT_SQL: [{"fingerprint": "4.123.20240101000000|1.2|3.4"}]})
+    value = OracleDialect().catalogue_fingerprint(conn)  # type: ignore[arg-type]
+    assert value == "4.123.20240101000000|1.2|3.4"
+    ((sql, params),) = conn.statements
+    assert sql == FINGERPRINT_SQL and params == {"owner": None}
+    compiled = sa.text(FINGERPRINT_SQL).compile(dialect=ORA)
+    text = " ".join(str(compiled).split())
+    assert text.startswith("SELECT") and text.endswith("FROM dual")
+    assert text.count("COALESCE(:owner, SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA'))") == 3
+    assert list(compiled.binds) == ["owner"]
+    for catalogue in ("all_objects", "last_ddl_time", "all_tab_cols", "all_constraints"):
+        assert catalogue in text, catalogue

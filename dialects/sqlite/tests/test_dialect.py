@@ -154,7 +154,9 @@ def test_classify_error_messages() -> None:
     assert (nn.kind, nn.table, nn.column) == ("not_null", "people", "name")
     assert _classify("FOREIGN KEY constraint failed").kind == "foreign_key"
     assert _classify("datatype mismatch").kind == "invalid_value"
-    assert _classify("no such table: x", sqlite3.OperationalError) is None
+    assert _classify("no such table: x", sqlite3.OperationalError).kind == "undefined_table"
+    assert _classify("no such column: y", sqlite3.OperationalError).kind == "undefined_column"
+    assert _classify('near "FROM": syntax error', sqlite3.OperationalError) is None
     assert SQLiteDialect().classify_error(OverflowError("int too big")).kind == "out_of_range"
 
 
@@ -217,3 +219,64 @@ def test_introspection_details(engine: sa.Engine) -> None:
     assert fk.constraint_name == "child_parent_foreign" and fk.on_delete == "CASCADE"
     assert raw.tables["fine"].is_view and "broken" not in raw.tables
     assert "sqlite_sequence" not in raw.tables
+
+
+def test_targeted_introspection_matches_a_full_read(engine) -> None:
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE parent (code TEXT PRIMARY KEY, n INT UNIQUE)")
+        conn.exec_driver_sql("CREATE TABLE pair (a INT, b INT, PRIMARY KEY (a, b))")
+        conn.exec_driver_sql(
+            "CREATE TABLE child (id INTEGER PRIMARY KEY, parent TEXT REFERENCES parent,"
+            " p2 INT REFERENCES pair, pn INT REFERENCES parent (n) ON DELETE SET NULL,"
+            " full TEXT GENERATED ALWAYS AS (parent || '!') VIRTUAL)")
+        conn.exec_driver_sql("CREATE INDEX child_pn ON child (pn)")
+        conn.exec_driver_sql("CREATE TABLE wr (id INTEGER PRIMARY KEY) WITHOUT ROWID")
+        conn.exec_driver_sql("CREATE VIEW fine AS SELECT id FROM child")
+        conn.exec_driver_sql("CREATE TABLE gone (id INTEGER PRIMARY KEY)")
+        conn.exec_driver_sql("CREATE VIEW broken AS SELECT * FROM gone")
+        conn.exec_driver_sql("DROP TABLE gone")
+    d = SQLiteDialect()
+    seen: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+    with engine.connect() as conn:
+        full = d.introspect(conn)
+        for name in full.tables:
+            assert d.introspect(conn, only=[name]).tables == {name: full.tables[name]}, name
+        # "REFERENCES parent" names no column: its key is looked up in one more statement,
+        # and only when parent itself is not read
+        seen.clear()
+        child = d.introspect(conn, only=["child"]).tables["child"]
+        assert {(fk.column, fk.foreign_column) for fk in child.foreign_keys} == {
+            ("parent", "code"), ("pn", "n")}  # pair's key has two columns: no relation
+        assert len(seen) == 5 and "pragma_table_info" in seen[-1]
+        seen.clear()
+        parents = d.introspect(conn, only=["child", "parent", "pair"])
+        assert parents.tables["child"] == full.tables["child"] and len(seen) == 4
+        # a broken view asked for is absent, as in a full read; the others still come back
+        assert set(d.introspect(conn, only=["broken", "fine", "wr"]).tables) == {"fine", "wr"}
+        # more names than old SQLite builds bind: a full read, filtered afterwards
+        many = ["wr", *(f"missing{i}" for i in range(1000))]
+        assert d.introspect(conn, only=many).tables == {"wr": full.tables["wr"]}
+        assert d.introspect(conn, only=["sqlite_sequence", "Parent"]).tables == {}
+
+
+def test_catalogue_fingerprint_is_the_schema_version(engine, tmp_path: Path) -> None:
+    d = SQLiteDialect()
+    with engine.connect() as conn:
+        first = d.catalogue_fingerprint(conn)
+        assert first == str(conn.exec_driver_sql("PRAGMA schema_version").scalar_one())
+    # a change made outside Transom, by another process's connection
+    other = sqlite3.connect(tmp_path / "u.db")
+    other.execute("CREATE TABLE outside (id INTEGER PRIMARY KEY)")
+    other.commit()
+    with engine.connect() as conn:
+        second = d.catalogue_fingerprint(conn)
+        assert second != first
+        conn.exec_driver_sql("INSERT INTO outside (id) VALUES (1)")
+        conn.commit()
+        assert d.catalogue_fingerprint(conn) == second
+    other.execute("DROP TABLE outside")
+    other.commit()
+    other.close()
+    with engine.connect() as conn:
+        assert d.catalogue_fingerprint(conn) not in (first, second)

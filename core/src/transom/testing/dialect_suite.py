@@ -51,6 +51,8 @@ __all__ = [
     "test_introspection_is_bounded",
     "test_introspection_excludes",
     "test_introspection_only_reads",
+    "test_introspection_only",
+    "test_catalogue_fingerprint",
     "test_date_parts",
     "test_json_ops",
     "test_like_and_ilike",
@@ -62,6 +64,7 @@ __all__ = [
     "test_error_too_long",
     "test_error_out_of_range",
     "test_error_invalid_value",
+    "test_missing_objects_are_classified",
     "test_unrelated_errors_are_not_classified",
     "test_returning",
     "test_upsert",
@@ -149,16 +152,44 @@ def _introspect(case: DialectCase, **kw: Any) -> RawSchema:
 
 @contextmanager
 def _statements(engine: Engine) -> Iterator[list[str]]:
-    seen: list[str] = []
+    with _executions(engine) as seen:
+        yield seen
 
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
+
+@contextmanager
+def _executions(engine: Engine) -> Iterator[list[Any]]:
+    """Statements sent to the driver, in order; each is a ``str`` subclass whose
+    ``parameters`` attribute holds what was bound with it."""
+    seen: list[Any] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        seen.append(_Sent(statement, parameters))
 
     sa.event.listen(engine, "before_cursor_execute", record)
     try:
         yield seen
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
+
+
+class _Sent(str):
+    """A statement as sent, with its bound parameters."""
+
+    parameters: Any
+
+    def __new__(cls, statement: str, parameters: Any) -> _Sent:
+        sent = super().__new__(cls, statement)
+        sent.parameters = parameters
+        return sent
+
+
+def _bound_values(parameters: Any) -> set[Any]:
+    """Every scalar in a driver's parameters (a dict, a tuple, lists of them, arrays)."""
+    if isinstance(parameters, dict):
+        parameters = list(parameters.values())
+    if isinstance(parameters, (list, tuple)):
+        return set().union(*(_bound_values(p) for p in parameters)) if parameters else set()
+    return {parameters}
 
 
 # -- identity ---------------------------------------------------------------------------
@@ -344,6 +375,158 @@ def test_introspection_only_reads(dialect_case: Any) -> None:
     for statement in seen:
         first = statement.lstrip().split(None, 1)[0].upper()
         assert first in ("SELECT", "WITH", "PRAGMA", "SHOW"), statement
+
+
+def test_introspection_only(dialect_case: Any) -> None:
+    """``only=`` reads just the tables and views named, exactly as a full read reports them,
+    with the names bound as parameters (the filter is in the SQL) and a fixed number of
+    statements however many tables exist or are named."""
+    case = _case(dialect_case)
+    p = _prefix()
+    a, b, c, v = f"{p}a", f"{p}b", f"{p}c", f"{p}v"
+
+    def only_read(names: list[str]) -> tuple[RawSchema, list[Any]]:
+        with case.engine.connect() as conn:
+            conn.execute(sa.select(sa.literal(1)))
+            with _executions(case.engine) as seen:
+                raw = case.dialect.introspect(conn, only=names)
+        return raw, seen
+
+    with _tables(case) as (md, views):
+        sa.Table(a, md, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("name", sa.String(20), unique=True),
+                 sa.Column("code", sa.String(10), index=True),
+                 sa.Column("status", sa.String(10), server_default="draft", nullable=False))
+        sa.Table(b, md, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("a", sa.Integer, sa.ForeignKey(f"{a}.id"), index=True),
+                 sa.Column("note", sa.Text))
+        # c's key points at b: it is declared on c, so not part of b
+        sa.Table(c, md, sa.Column("id", sa.Integer, primary_key=True),
+                 sa.Column("b", sa.Integer, sa.ForeignKey(f"{b}.id")))
+        md.create_all(case.engine)
+        asked = [a, b]
+        if case.dialect.supports_views:
+            with case.engine.begin() as conn:
+                conn.execute(sa.text(f"CREATE VIEW {v} AS SELECT id, name FROM {a}"))
+            views.append(v)
+            asked.append(v)
+
+        full = _introspect(case)
+        raw, seen = only_read([*asked, f"{p}missing"])
+        assert set(raw.tables) == set(asked)
+        for name in asked:
+            assert raw.tables[name] == full.tables[name], name
+        assert (raw.vendor, raw.schema_name) == (full.vendor, full.schema_name)
+        if case.dialect.supports_foreign_keys:
+            assert [fk.foreign_table for fk in raw.tables[b].foreign_keys] == [a]
+        # the names travel as bound parameters, never spliced into the SQL
+        assert any(a in _bound_values(s.parameters) for s in seen), seen
+        assert not any(a in s for s in seen), seen
+
+        assert set(_introspect(case, only=[a, b], exclude=(b,)).tables) == {a}
+        assert set(_introspect(case, only=(name for name in [b])).tables) == {b}
+        assert set(_introspect(case, only=a).tables) == {a}  # a lone name, not its letters
+        empty = _introspect(case, only=[])
+        assert empty.tables == {} and empty.vendor == full.vendor
+
+        small = len(only_read([a, b])[1])
+        for i in range(10):
+            sa.Table(f"{p}x{i}", md, sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("a", sa.Integer, sa.ForeignKey(f"{a}.id")))
+        md.create_all(case.engine)
+        large = len(only_read([a, b])[1])
+        many = only_read([a, b, c, *(f"{p}x{i}" for i in range(10))])
+        assert small == large == len(many[1]), (small, large, len(many[1]))
+        assert large <= 12
+        assert len(many[0].tables) == 13
+
+
+_RENAME_COLUMN = {"mssql": "EXEC sp_rename '{t}.{old}', '{new}', 'COLUMN'"}
+_RENAME_TABLE = {"mssql": "EXEC sp_rename '{t}', '{new}'"}
+_SET_DEFAULT = {
+    "mssql": "ALTER TABLE {t} ADD DEFAULT 'x' FOR name",
+    "oracle": "ALTER TABLE {t} MODIFY (name DEFAULT 'x')",
+}
+_ADD_FOREIGN_KEY = "ALTER TABLE {t} ADD CONSTRAINT {t}_fk FOREIGN KEY (parent) REFERENCES {t}(id)"
+
+
+def test_catalogue_fingerprint(dialect_case: Any) -> None:
+    """``catalogue_fingerprint`` is one read-only statement whose value holds still while
+    nothing changes (writing rows included) and moves on every kind of schema change."""
+    case = _case(dialect_case)
+    engine_name = case.engine.dialect.name
+
+    def fingerprint() -> str | None:
+        with case.engine.connect() as conn:
+            conn.execute(sa.select(sa.literal(1)))
+            with _statements(case.engine) as seen:
+                value = case.dialect.catalogue_fingerprint(conn)
+        if value is not None:
+            assert len(seen) == 1, seen
+            first = seen[0].lstrip().split(None, 1)[0].upper()
+            assert first in ("SELECT", "WITH", "PRAGMA", "SHOW"), seen
+        return value
+
+    def ddl(sql: str, **names: str) -> None:
+        with case.engine.begin() as conn:
+            conn.execute(sa.text(sql.format(**names)))
+
+    start = fingerprint()
+    if start is None:
+        pytest.skip(f"{case.dialect.name} has no catalogue fingerprint")
+    assert isinstance(start, str) and start
+    assert fingerprint() == start
+
+    p = _prefix()
+    t, renamed = f"{p}fp", f"{p}fp2"
+    steps: list[tuple[str, str]] = []
+
+    def changed(step: str) -> None:
+        value = fingerprint()
+        previous = steps[-1][1] if steps else start
+        assert value is not None and value != previous, f"unchanged after {step}"
+        steps.append((step, value))
+
+    with _tables(case) as (md, _views):
+        table = sa.Table(t, md, sa.Column("id", sa.Integer, primary_key=True),
+                         sa.Column("name", sa.String(20)), sa.Column("parent", sa.Integer))
+        md.create_all(case.engine)
+        changed("CREATE TABLE")
+        with case.engine.begin() as conn:
+            conn.execute(table.insert(), [{"id": i, "name": f"n{i}"} for i in range(1, 51)])
+            conn.execute(table.update().values(parent=1).where(table.c.id < 10))
+            conn.execute(table.delete().where(table.c.id > 40))
+        assert fingerprint() == steps[-1][1], "rows written, no schema change"
+
+        ddl("ALTER TABLE {t} ADD extra INTEGER", t=t)
+        changed("ALTER TABLE ADD COLUMN")
+        ddl("CREATE INDEX {t}_parent ON {t} (parent)", t=t)
+        changed("CREATE INDEX")
+        ddl("CREATE UNIQUE INDEX {t}_name ON {t} (name)", t=t)
+        changed("CREATE UNIQUE INDEX")
+        ddl(_RENAME_COLUMN.get(engine_name, "ALTER TABLE {t} RENAME COLUMN {old} TO {new}"),
+            t=t, old="extra", new="extra2")
+        changed("RENAME COLUMN")
+        ddl("ALTER TABLE {t} DROP COLUMN extra2", t=t)
+        changed("DROP COLUMN")
+        if case.dialect.supports_alter_column:  # ALTER COLUMN and ADD CONSTRAINT
+            for sql in _ALTER[engine_name]:
+                ddl(sql, t=t)
+                changed(sql.format(t=t))
+            ddl(_SET_DEFAULT.get(engine_name, "ALTER TABLE {t} ALTER COLUMN name SET DEFAULT 'x'"),
+                t=t)
+            changed("SET DEFAULT")
+            if case.dialect.supports_foreign_keys:
+                ddl(_ADD_FOREIGN_KEY, t=t)
+                changed("ADD FOREIGN KEY")
+        rename = _RENAME_TABLE.get(engine_name, "ALTER TABLE {t} RENAME TO {new}")
+        ddl(rename, t=t, new=renamed)
+        changed("RENAME TABLE")
+        ddl(rename, t=renamed, new=t)
+        changed("RENAME TABLE back")
+        table.drop(case.engine)
+        changed("DROP TABLE")
+    assert fingerprint() == steps[-1][1]
 
 
 # -- expressions ------------------------------------------------------------------------
@@ -579,10 +762,25 @@ def test_error_invalid_value(dialect_case: Any) -> None:
         _check(case, info, "invalid_value", "age", name)
 
 
-def test_unrelated_errors_are_not_classified(dialect_case: Any) -> None:
+def test_missing_objects_are_classified(dialect_case: Any) -> None:
+    """A table or column the snapshot still names but the database dropped: the kernel
+    re-reads the schema and retries instead of answering 500."""
     case = _case(dialect_case)
     with pytest.raises(DBAPIError) as caught, case.engine.connect() as conn:
         conn.execute(sa.text("SELECT * FROM transom_no_such_table"))
+    info = case.dialect.classify_error(caught.value)
+    assert info is not None and info.kind == "undefined_table", info
+    with _people(case) as (_t, name):
+        with pytest.raises(DBAPIError) as caught, case.engine.connect() as conn:
+            conn.execute(sa.text(f"SELECT no_such_column FROM {name}"))
+        info = case.dialect.classify_error(caught.value)
+        assert info is not None and info.kind == "undefined_column", info
+
+
+def test_unrelated_errors_are_not_classified(dialect_case: Any) -> None:
+    case = _case(dialect_case)
+    with pytest.raises(DBAPIError) as caught, case.engine.connect() as conn:
+        conn.execute(sa.text("SELECT FROM WHERE"))
     assert case.dialect.classify_error(caught.value) is None
 
 

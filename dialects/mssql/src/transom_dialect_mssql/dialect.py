@@ -7,6 +7,7 @@ Server itself supports; the live compliance suite has not been run against it.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -15,7 +16,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from transom.dialects import DbErrorInfo, Dialect
 from transom.errors import StartupError
 
-from .introspect import introspect_mssql, map_mssql_type
+from .introspect import catalogue_fingerprint_mssql, introspect_mssql, map_mssql_type
 
 if TYPE_CHECKING:
     from transom.config import Config
@@ -132,9 +133,19 @@ class MSSQLDialect(Dialect):
 
     # -- catalogue --------------------------------------------------------------------
     def introspect(
-        self, connection: Connection, schema: str | None = None, exclude: tuple[str, ...] = ()
+        self,
+        connection: Connection,
+        schema: str | None = None,
+        exclude: tuple[str, ...] = (),
+        only: Collection[str] | None = None,
     ) -> RawSchema:
-        return introspect_mssql(connection, schema, exclude)
+        return introspect_mssql(connection, schema, exclude, only)
+
+    def catalogue_fingerprint(self, connection: Connection, schema: str | None = None
+                              ) -> str | None:
+        """Counts, checksums and the latest ``modify_date`` of the schema's ``sys.objects``,
+        ``sys.columns`` and index columns, in one statement."""
+        return catalogue_fingerprint_mssql(connection, schema)
 
     def map_type(self, data_type: str, column: Any = None) -> str:
         return map_mssql_type(data_type, getattr(column, "max_length", None))

@@ -1,5 +1,7 @@
 """Reading SQL Server's catalogue views (``sys.*``) in four statements, whatever its size.
 
+A targeted read (``only=``) runs the same four with an expanding ``IN`` of table names.
+
 The ``sys`` views are used instead of ``INFORMATION_SCHEMA`` because only they carry
 identity, computed-column and description (comment) details.
 """
@@ -7,27 +9,37 @@ identity, computed-column and description (comment) details.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from transom.dialects import only_tables
 from transom.schema.raw import RawColumn, RawForeignKey, RawSchema, RawTable
 
 _SCHEMA = "COALESCE(:schema, SCHEMA_NAME())"
 
-TABLES_SQL = f"""
+#: Where ``{only}`` stands in a query, a targeted read (``only=``) puts an ``IN`` filter
+#: on the table's name, an expanding parameter; a full read puts nothing. The filter is in
+#: the SQL; only a list longer than :data:`MAX_ONLY` is read in full and filtered in Python.
+_ONLY = "AND o.name IN :only"
+
+#: SQL Server takes at most 2,100 parameters a statement.
+MAX_ONLY = 2000
+
+_TABLES = f"""
 SELECT o.name AS table_name, o.type AS kind, CAST(ep.value AS NVARCHAR(4000)) AS comment
 FROM sys.objects o
 JOIN sys.schemas s ON s.schema_id = o.schema_id
 LEFT JOIN sys.extended_properties ep
   ON ep.class = 1 AND ep.major_id = o.object_id AND ep.minor_id = 0
  AND ep.name = 'MS_Description'
-WHERE s.name = {_SCHEMA} AND o.type IN ('U', 'V') AND o.is_ms_shipped = 0
+WHERE s.name = {_SCHEMA} AND o.type IN ('U', 'V') AND o.is_ms_shipped = 0 {{only}}
 ORDER BY o.name
 """
 
-COLUMNS_SQL = f"""
+_COLUMNS = f"""
 SELECT o.name AS table_name, c.name AS column_name, c.column_id AS column_id,
        COALESCE(bt.name, ut.name) AS data_type, c.max_length AS byte_length,
        c.precision AS numeric_precision, c.scale AS numeric_scale,
@@ -44,11 +56,11 @@ LEFT JOIN sys.computed_columns cc ON cc.object_id = c.object_id AND cc.column_id
 LEFT JOIN sys.extended_properties ep
   ON ep.class = 1 AND ep.major_id = c.object_id AND ep.minor_id = c.column_id
  AND ep.name = 'MS_Description'
-WHERE s.name = {_SCHEMA} AND o.type IN ('U', 'V') AND o.is_ms_shipped = 0
+WHERE s.name = {_SCHEMA} AND o.type IN ('U', 'V') AND o.is_ms_shipped = 0 {{only}}
 ORDER BY o.name, c.column_id
 """
 
-INDEXES_SQL = f"""
+_INDEXES = f"""
 SELECT o.name AS table_name, i.name AS index_name, i.is_primary_key AS is_primary,
        i.is_unique AS is_unique, i.has_filter AS has_filter, col.name AS column_name,
        (SELECT COUNT(*) FROM sys.index_columns x
@@ -60,10 +72,10 @@ JOIN sys.schemas s ON s.schema_id = o.schema_id
 JOIN sys.index_columns ic
   ON ic.object_id = i.object_id AND ic.index_id = i.index_id AND ic.is_included_column = 0
 JOIN sys.columns col ON col.object_id = ic.object_id AND col.column_id = ic.column_id
-WHERE s.name = {_SCHEMA} AND o.type = 'U'
+WHERE s.name = {_SCHEMA} AND o.type = 'U' {{only}}
 """
 
-FOREIGN_KEYS_SQL = f"""
+_FOREIGN_KEYS = f"""
 SELECT fk.name AS constraint_name, tp.name AS table_name, cp.name AS column_name,
        tr.name AS foreign_table, sr.name AS foreign_schema, cr.name AS foreign_column,
        fk.update_referential_action_desc AS on_update,
@@ -80,10 +92,59 @@ JOIN sys.objects tr ON tr.object_id = fk.referenced_object_id
 JOIN sys.schemas sr ON sr.schema_id = tr.schema_id
 JOIN sys.columns cr
   ON cr.object_id = fkc.referenced_object_id AND cr.column_id = fkc.referenced_column_id
-WHERE sp.name = {_SCHEMA}
+WHERE sp.name = {_SCHEMA} {{only_tp}}
 """
 
+
+def _forms(sql: str) -> tuple[str, str]:
+    """(full, targeted) forms of a query written with ``{only}`` / ``{only_tp}``."""
+    full = sql.replace("{only}", "").replace("{only_tp}", "")
+    targeted = sql.replace("{only}", _ONLY).replace("{only_tp}", "AND tp.name IN :only")
+    return full, targeted
+
+
+TABLES_SQL, TABLES_ONLY_SQL = _forms(_TABLES)
+COLUMNS_SQL, COLUMNS_ONLY_SQL = _forms(_COLUMNS)
+INDEXES_SQL, INDEXES_ONLY_SQL = _forms(_INDEXES)
+FOREIGN_KEYS_SQL, FOREIGN_KEYS_ONLY_SQL = _forms(_FOREIGN_KEYS)
+
+#: The full reads, and the same four filtered to the tables of ``only``.
 QUERIES = (TABLES_SQL, COLUMNS_SQL, INDEXES_SQL, FOREIGN_KEYS_SQL)
+ONLY_QUERIES = (TABLES_ONLY_SQL, COLUMNS_ONLY_SQL, INDEXES_ONLY_SQL, FOREIGN_KEYS_ONLY_SQL)
+
+_IN_SCHEMA = f"""JOIN sys.schemas s ON s.schema_id = o.schema_id
+    WHERE s.name = {_SCHEMA} AND o.is_ms_shipped = 0"""
+
+#: tables and views, and the key, default and check constraints (procedures, functions and
+#: triggers may change without the tables changing)
+_OBJECT_TYPES = "('U', 'V', 'PK', 'UQ', 'F', 'D', 'C')"
+
+#: One statement: the count, ``CHECKSUM_AGG`` of ``BINARY_CHECKSUM`` (case-sensitive) and
+#: latest ``modify_date`` of the schema's objects (tables, views, key and default
+#: constraints; ALTER TABLE and CREATE INDEX move a table's ``modify_date``), plus the same
+#: checksums over its columns and index columns. Writing rows changes none of them.
+FINGERPRINT_SQL = f"""
+SELECT CONCAT(
+  (SELECT CONCAT(COUNT(*), '.', CHECKSUM_AGG(BINARY_CHECKSUM(
+            o.object_id, o.name, o.type, o.parent_object_id, o.modify_date)),
+          '.', CONVERT(VARCHAR(30), MAX(o.modify_date), 126))
+     FROM sys.objects o {_IN_SCHEMA} AND o.type IN {_OBJECT_TYPES}),
+  '|',
+  (SELECT CONCAT(COUNT(*), '.', CHECKSUM_AGG(BINARY_CHECKSUM(
+            c.object_id, c.column_id, c.name, c.user_type_id, c.max_length, c.precision,
+            c.scale, c.is_nullable, c.is_identity, c.is_computed, c.default_object_id)))
+     FROM sys.columns c JOIN sys.objects o ON o.object_id = c.object_id
+     {_IN_SCHEMA} AND o.type IN ('U', 'V')),
+  '|',
+  (SELECT CONCAT(COUNT(*), '.', CHECKSUM_AGG(BINARY_CHECKSUM(
+            ic.object_id, ic.index_id, ic.key_ordinal, ic.column_id, ic.is_included_column,
+            i.name, i.is_unique, i.is_primary_key, i.has_filter)))
+     FROM sys.index_columns ic
+     JOIN sys.indexes i ON i.object_id = ic.object_id AND i.index_id = ic.index_id
+     JOIN sys.objects o ON o.object_id = ic.object_id
+     {_IN_SCHEMA} AND o.type IN ('U', 'V'))
+) AS fingerprint
+"""
 
 _TYPES: dict[str, str] = {
     "int": "integer",
@@ -172,24 +233,40 @@ def _balanced(text: str) -> bool:
     return depth == 0
 
 
-def _rows(connection: Connection, sql: str, schema: str | None) -> list[dict[str, Any]]:
-    return [dict(r._mapping) for r in connection.execute(sa.text(sql), {"schema": schema})]
+def _rows(connection: Connection, sql: str, schema: str | None,
+          only: list[str] | None = None) -> list[dict[str, Any]]:
+    stmt = sa.text(sql)
+    params: dict[str, Any] = {"schema": schema}
+    if only is not None:
+        stmt = stmt.bindparams(sa.bindparam("only", expanding=True))
+        params["only"] = only
+    return [dict(r._mapping) for r in connection.execute(stmt, params)]
 
 
 def introspect_mssql(
-    connection: Connection, schema: str | None = None, exclude: tuple[str, ...] = ()
+    connection: Connection, schema: str | None = None, exclude: tuple[str, ...] = (),
+    only: Collection[str] | None = None,
 ) -> RawSchema:
-    """Every table and view of ``schema`` (default: the user's default schema)."""
+    """Every table and view of ``schema`` (default: the user's default schema); with
+    ``only``, just those named there (filtered in SQL, see :data:`MAX_ONLY`)."""
+    names = only_tables(only)
+    if names == []:
+        return RawSchema(tables={}, vendor="mssql", schema_name=schema)
+    # Names are compared exactly here too: the server's collation may ignore case.
+    wanted = None if names is None else set(names)
+    if names is not None and len(names) > MAX_ONLY:
+        names = None
+    tables_sql, columns_sql, indexes_sql, fks_sql = QUERIES if names is None else ONLY_QUERIES
     skip = set(exclude)
     tables: dict[str, RawTable] = {}
-    for r in _rows(connection, TABLES_SQL, schema):
-        if r["table_name"] in skip:
+    for r in _rows(connection, tables_sql, schema, names):
+        if r["table_name"] in skip or (wanted is not None and r["table_name"] not in wanted):
             continue
         tables[r["table_name"]] = RawTable(
             name=r["table_name"], is_view=str(r["kind"]).strip() == "V", comment=r["comment"],
             schema=schema)
 
-    for r in _rows(connection, COLUMNS_SQL, schema):
+    for r in _rows(connection, columns_sql, schema, names):
         table = tables.get(r["table_name"])
         if table is None:
             continue
@@ -216,7 +293,7 @@ def introspect_mssql(
             comment=r["comment"],
         ))
 
-    for r in _rows(connection, INDEXES_SQL, schema):
+    for r in _rows(connection, indexes_sql, schema, names):
         table = tables.get(r["table_name"])
         col = table.column(r["column_name"]) if table is not None else None
         if col is None:
@@ -230,7 +307,7 @@ def introspect_mssql(
         if not r["is_primary"]:
             col.is_indexed = True
 
-    for r in _rows(connection, FOREIGN_KEYS_SQL, schema):
+    for r in _rows(connection, fks_sql, schema, names):
         table = tables.get(r["table_name"])
         if table is None or r["column_count"] != 1:
             continue
@@ -245,3 +322,9 @@ def introspect_mssql(
             foreign_schema=r["foreign_schema"],
         ))
     return RawSchema(tables=tables, vendor="mssql", schema_name=schema)
+
+
+def catalogue_fingerprint_mssql(connection: Connection, schema: str | None = None) -> str:
+    """:data:`FINGERPRINT_SQL` for ``schema`` (default: the user's default schema)."""
+    (row,) = _rows(connection, FINGERPRINT_SQL, schema)
+    return str(row["fingerprint"])

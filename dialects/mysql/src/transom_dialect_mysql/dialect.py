@@ -9,6 +9,7 @@ the usual ``*_ci`` collations ignore case.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -16,7 +17,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 
 from transom.dialects import DbErrorInfo, Dialect
 
-from .introspect import introspect_mysql, map_mysql_type
+from .introspect import catalogue_fingerprint_mysql, introspect_mysql, map_mysql_type
 
 if TYPE_CHECKING:
     from transom.config import Config
@@ -34,6 +35,8 @@ ERRORS = {
     1406: "too_long",
     1264: "out_of_range",
     1366: "invalid_value",
+    1146: "undefined_table",  # the snapshot names what the database no longer has
+    1054: "undefined_column",
     1292: "invalid_value",
     1265: "invalid_value",
     1138: "contains_null",
@@ -104,9 +107,19 @@ class MySQLDialect(Dialect):
 
     # -- catalogue --------------------------------------------------------------------
     def introspect(
-        self, connection: Connection, schema: str | None = None, exclude: tuple[str, ...] = ()
+        self,
+        connection: Connection,
+        schema: str | None = None,
+        exclude: tuple[str, ...] = (),
+        only: Collection[str] | None = None,
     ) -> RawSchema:
-        return introspect_mysql(connection, schema, exclude)
+        return introspect_mysql(connection, schema, exclude, only)
+
+    def catalogue_fingerprint(self, connection: Connection, schema: str | None = None
+                              ) -> str | None:
+        """Counts and CRC32 sums over the database's ``information_schema`` rows, in one
+        statement."""
+        return catalogue_fingerprint_mysql(connection, schema)
 
     def map_type(self, data_type: str, column: Any = None) -> str:
         return map_mysql_type(data_type)

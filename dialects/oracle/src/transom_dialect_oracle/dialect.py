@@ -7,6 +7,7 @@ Oracle itself supports; the live compliance suite has not been run against it.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -15,7 +16,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from transom.dialects import DbErrorInfo, Dialect
 from transom.errors import StartupError
 
-from .introspect import introspect_oracle, map_oracle_type
+from .introspect import catalogue_fingerprint_oracle, introspect_oracle, map_oracle_type
 
 if TYPE_CHECKING:
     from transom.config import Config
@@ -120,9 +121,19 @@ class OracleDialect(Dialect):
 
     # -- catalogue --------------------------------------------------------------------
     def introspect(
-        self, connection: Connection, schema: str | None = None, exclude: tuple[str, ...] = ()
+        self,
+        connection: Connection,
+        schema: str | None = None,
+        exclude: tuple[str, ...] = (),
+        only: Collection[str] | None = None,
     ) -> RawSchema:
-        return introspect_oracle(connection, schema, exclude)
+        return introspect_oracle(connection, schema, exclude, only)
+
+    def catalogue_fingerprint(self, connection: Connection, schema: str | None = None
+                              ) -> str | None:
+        """Count, hash and latest ``last_ddl_time`` of the schema's objects, with hashes of
+        its columns and key constraints, in one statement."""
+        return catalogue_fingerprint_oracle(connection, schema)
 
     def map_type(self, data_type: str, column: Any = None) -> str:
         return map_oracle_type(data_type, getattr(column, "numeric_precision", None),

@@ -9,6 +9,7 @@ Directus reports them.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
@@ -16,7 +17,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 
 from transom.dialects import DbErrorInfo, Dialect
 
-from .introspect import introspect_postgres, map_pg_type
+from .introspect import catalogue_fingerprint_postgres, introspect_postgres, map_pg_type
 
 if TYPE_CHECKING:
     from transom.config import Config
@@ -32,6 +33,9 @@ SQLSTATES = {
     "22P02": "invalid_value",
     "22007": "invalid_value",
     "22008": "invalid_value",
+    # the snapshot names what the database no longer has (a change not yet seen)
+    "42P01": "undefined_table",
+    "42703": "undefined_column",
 }
 
 _DETAIL = re.compile(
@@ -113,9 +117,19 @@ class PostgresDialect(Dialect):
 
     # -- catalogue --------------------------------------------------------------------
     def introspect(
-        self, connection: Connection, schema: str | None = None, exclude: tuple[str, ...] = ()
+        self,
+        connection: Connection,
+        schema: str | None = None,
+        exclude: tuple[str, ...] = (),
+        only: Collection[str] | None = None,
     ) -> RawSchema:
-        return introspect_postgres(connection, schema, exclude)
+        return introspect_postgres(connection, schema, exclude, only)
+
+    def catalogue_fingerprint(self, connection: Connection, schema: str | None = None
+                              ) -> str | None:
+        """Counts and hash sums of the schema's pg_class, pg_attribute, pg_attrdef,
+        pg_constraint and pg_description rows, in one statement."""
+        return catalogue_fingerprint_postgres(connection, schema)
 
     def map_type(self, data_type: str, column: Any = None) -> str:
         return map_pg_type(data_type)

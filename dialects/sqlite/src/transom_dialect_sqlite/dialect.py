@@ -11,6 +11,7 @@ from __future__ import annotations
 import decimal
 import re
 import sqlite3
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -20,7 +21,7 @@ from sqlalchemy.pool import QueuePool, StaticPool
 
 from transom.dialects import DbErrorInfo, Dialect
 
-from .introspect import introspect_sqlite, map_sqlite_type
+from .introspect import catalogue_fingerprint_sqlite, introspect_sqlite, map_sqlite_type
 
 if TYPE_CHECKING:
     from transom.config import Config
@@ -172,9 +173,18 @@ class SQLiteDialect(Dialect):
 
     # -- catalogue --------------------------------------------------------------------
     def introspect(
-        self, connection: Connection, schema: str | None = None, exclude: tuple[str, ...] = ()
+        self,
+        connection: Connection,
+        schema: str | None = None,
+        exclude: tuple[str, ...] = (),
+        only: Collection[str] | None = None,
     ) -> RawSchema:
-        return introspect_sqlite(connection, exclude)
+        return introspect_sqlite(connection, exclude, only)
+
+    def catalogue_fingerprint(self, connection: Connection, schema: str | None = None
+                              ) -> str | None:
+        """``PRAGMA schema_version``: SQLite increments it on every schema change."""
+        return catalogue_fingerprint_sqlite(connection)
 
     def map_type(self, data_type: str, column: Any = None) -> str:
         return map_sqlite_type(data_type)
@@ -270,6 +280,10 @@ class SQLiteDialect(Dialect):
             return DbErrorInfo("invalid_value")
         if "integer overflow" in message:
             return DbErrorInfo("out_of_range")
+        if message.startswith("no such table"):  # the snapshot is older than the database
+            return DbErrorInfo("undefined_table", table=message.partition(": ")[2] or None)
+        if message.startswith("no such column") or "has no column named" in message:
+            return DbErrorInfo("undefined_column")
         return None
 
 

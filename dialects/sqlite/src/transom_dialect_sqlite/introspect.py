@@ -9,41 +9,70 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Collection
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from transom.dialects import only_tables
 from transom.schema.raw import RawColumn, RawForeignKey, RawSchema, RawTable
 
 _NOT_INTERNAL = "m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
 
-COLUMNS_SQL = f"""
+#: Where ``{only}`` stands in a query, a targeted read (``only=``) puts this filter, whose
+#: expanding parameter lists the tables; a full read puts nothing.
+_ONLY = "AND m.name IN :only"
+
+_COLUMNS = f"""
 SELECT m.name AS table_name, m.type AS kind, m.sql AS sql, p.cid AS cid,
        p.name AS column_name, p.type AS declared, p."notnull" AS not_null,
        p.dflt_value AS dflt_value, p.pk AS pk, p.hidden AS hidden
 FROM sqlite_master AS m JOIN pragma_table_xinfo(m.name) AS p
-WHERE m.type = :kind AND {_NOT_INTERNAL}
+WHERE m.type = :kind AND {_NOT_INTERNAL} {{only}}
 ORDER BY m.name, p.cid
 """
 
-FOREIGN_KEYS_SQL = f"""
+_FOREIGN_KEYS = f"""
 SELECT m.name AS table_name, f.id AS id, f.seq AS seq, f."table" AS foreign_table,
        f."from" AS column_name, f."to" AS foreign_column,
        f.on_update AS on_update, f.on_delete AS on_delete
 FROM sqlite_master AS m JOIN pragma_foreign_key_list(m.name) AS f
-WHERE m.type = 'table' AND {_NOT_INTERNAL}
+WHERE m.type = 'table' AND {_NOT_INTERNAL} {{only}}
 ORDER BY m.name, f.id, f.seq
 """
 
-INDEXES_SQL = f"""
+_INDEXES = f"""
 SELECT m.name AS table_name, il.name AS index_name, il."unique" AS is_unique,
        il.origin AS origin, ii.name AS column_name
 FROM sqlite_master AS m
 JOIN pragma_index_list(m.name) AS il
 JOIN pragma_index_info(il.name) AS ii
-WHERE m.type = 'table' AND {_NOT_INTERNAL}
+WHERE m.type = 'table' AND {_NOT_INTERNAL} {{only}}
 """
+
+COLUMNS_SQL = _COLUMNS.replace("{only}", "")
+FOREIGN_KEYS_SQL = _FOREIGN_KEYS.replace("{only}", "")
+INDEXES_SQL = _INDEXES.replace("{only}", "")
+COLUMNS_ONLY_SQL = _COLUMNS.replace("{only}", _ONLY)
+FOREIGN_KEYS_ONLY_SQL = _FOREIGN_KEYS.replace("{only}", _ONLY)
+INDEXES_ONLY_SQL = _INDEXES.replace("{only}", _ONLY)
+
+#: The primary-key columns of the parents that a targeted read's foreign keys reference
+#: without naming a column (``REFERENCES parent``), when those parents were not read.
+PARENT_KEYS_SQL = f"""
+SELECT m.name AS table_name, p.name AS column_name
+FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p
+WHERE m.type = 'table' AND {_NOT_INTERNAL} AND p.pk > 0 AND m.name IN :only
+ORDER BY m.name, p.pk
+"""
+
+#: Increments on every change to the schema of the database file, by any connection.
+FINGERPRINT_SQL = "PRAGMA schema_version"
+
+#: Longer ``only`` lists are read in full and filtered here (old SQLite builds allow 999
+#: bound parameters a statement; naming this many tables is nearly a full read anyway).
+MAX_ONLY = 500
 
 _TYPES: dict[str, str] = {
     "integer": "integer",
@@ -168,20 +197,28 @@ _NAMED_FK = re.compile(
 )
 
 
-def _rows(connection: Connection, sql: str, **params: Any) -> list[dict[str, Any]]:
-    return [dict(r._mapping) for r in connection.execute(sa.text(sql), params)]
+def _rows(connection: Connection, sql: str, only: list[str] | None = None,
+          **params: Any) -> list[dict[str, Any]]:
+    stmt = sa.text(sql)
+    if only is not None:
+        stmt = stmt.bindparams(sa.bindparam("only", expanding=True))
+        params["only"] = only
+    return [dict(r._mapping) for r in connection.execute(stmt, params)]
 
 
-def _view_rows(connection: Connection) -> list[dict[str, Any]]:
-    """Columns of every view; a broken view (missing table) is skipped, not fatal."""
+def _view_rows(connection: Connection, only: list[str] | None) -> list[dict[str, Any]]:
+    """Columns of every view (of the views in ``only``); a broken view (missing table) is
+    skipped, not fatal."""
+    sql = COLUMNS_SQL if only is None else COLUMNS_ONLY_SQL
     try:
-        return _rows(connection, COLUMNS_SQL, kind="view")
+        return _rows(connection, sql, only, kind="view")
     except sa.exc.OperationalError:
         pass
     rows: list[dict[str, Any]] = []
     names = [r["name"] for r in _rows(
         connection, f"SELECT m.name AS name FROM sqlite_master AS m "
-                    f"WHERE m.type = 'view' AND {_NOT_INTERNAL}")]
+                    f"WHERE m.type = 'view' AND {_NOT_INTERNAL} "
+                    f"{'' if only is None else _ONLY}", only)]
     for name in names:  # only reached when some view cannot be read
         try:
             rows.extend(_rows(connection, COLUMNS_SQL.replace(
@@ -192,22 +229,38 @@ def _view_rows(connection: Connection) -> list[dict[str, Any]]:
     return rows
 
 
-def introspect_sqlite(connection: Connection, exclude: tuple[str, ...] = ()) -> RawSchema:
-    """Every table and view of the ``main`` database (never alters anything)."""
+def introspect_sqlite(
+    connection: Connection, exclude: tuple[str, ...] = (), only: Collection[str] | None = None
+) -> RawSchema:
+    """Every table and view of the ``main`` database (never alters anything); with
+    ``only``, just the tables and views named there, filtered inside the queries."""
+    names = only_tables(only)
     skip = set(exclude)
-    column_rows = _rows(connection, COLUMNS_SQL, kind="table") + _view_rows(connection)
-    fk_rows = _rows(connection, FOREIGN_KEYS_SQL)
-    index_rows = _rows(connection, INDEXES_SQL)
+    wanted = None if names is None else set(names)
+    if names is not None and len(names) > MAX_ONLY:
+        names = None  # read everything, keep the wanted ones below
+    if names == []:
+        return RawSchema(tables={}, vendor="sqlite", schema_name=None)
+    targeted = names is not None
+    column_rows = _rows(connection, COLUMNS_ONLY_SQL if targeted else COLUMNS_SQL, names,
+                        kind="table") + _view_rows(connection, names)
+    fk_rows = _rows(connection, FOREIGN_KEYS_ONLY_SQL if targeted else FOREIGN_KEYS_SQL, names)
+    index_rows = _rows(connection, INDEXES_ONLY_SQL if targeted else INDEXES_SQL, names)
+    # SQL filters by name, exactly; views that cannot be read are left out as in a full read
 
     tables: dict[str, RawTable] = {}
     pk_counts: dict[str, int] = defaultdict(int)
+    #: primary-key columns of every table read (excluded or not)
+    pk_columns: dict[str, list[str]] = defaultdict(list)
     sql_of: dict[str, str] = {}
     for r in column_rows:
         if r["pk"]:
             pk_counts[r["table_name"]] += 1
+            if r["kind"] == "table":
+                pk_columns[r["table_name"]].append(r["column_name"])
     for r in column_rows:
         name = r["table_name"]
-        if name in skip:
+        if name in skip or (wanted is not None and name not in wanted):
             continue
         table = tables.get(name)
         if table is None:
@@ -261,27 +314,40 @@ def introspect_sqlite(connection: Connection, exclude: tuple[str, ...] = ()) -> 
     # Foreign keys: single-column only; a missing "to" means the parent's primary key.
     fks: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
     for r in fk_rows:
-        fks[(r["table_name"], r["id"])].append(r)
+        if r["table_name"] in tables:
+            fks[(r["table_name"], r["id"])].append(r)
+    if names is not None:  # a full read has every table's key already
+        implicit = {parts[0]["foreign_table"] for parts in fks.values()
+                    if len(parts) == 1 and parts[0]["foreign_column"] is None}
+        unread = sorted(implicit - set(names))
+        if unread:
+            for r in _rows(connection, PARENT_KEYS_SQL, unread):
+                pk_columns[r["table_name"]].append(r["column_name"])
     for (table_name, _id), parts in fks.items():
-        table = tables.get(table_name)
-        if table is None or len(parts) != 1:
+        table = tables[table_name]
+        if len(parts) != 1:
             continue
         r = parts[0]
         foreign_column = r["foreign_column"]
         if foreign_column is None:
-            parent = tables.get(r["foreign_table"])
-            pks = [c.name for c in parent.columns if c.is_primary_key] if parent else []
+            pks = pk_columns.get(r["foreign_table"], [])
             foreign_column = pks[0] if len(pks) == 1 else None
         if foreign_column is None:
             continue
-        names = {col.lower(): con for con, col in _NAMED_FK.findall(sql_of.get(table_name, ""))}
+        names_of = {col.lower(): con
+                    for con, col in _NAMED_FK.findall(sql_of.get(table_name, ""))}
         table.foreign_keys.append(RawForeignKey(
             table=table_name,
             column=r["column_name"],
             foreign_table=r["foreign_table"],
             foreign_column=foreign_column,
-            constraint_name=names.get(str(r["column_name"]).lower()),
+            constraint_name=names_of.get(str(r["column_name"]).lower()),
             on_update=r["on_update"] or "NO ACTION",
             on_delete=r["on_delete"] or "NO ACTION",
         ))
     return RawSchema(tables=tables, vendor="sqlite", schema_name=None)
+
+
+def catalogue_fingerprint_sqlite(connection: Connection) -> str:
+    """``PRAGMA schema_version`` of the main database, as text."""
+    return str(connection.execute(sa.text(FINGERPRINT_SQL)).scalar_one())
