@@ -64,11 +64,57 @@ def create_app(
     install_error_handlers(app)
     _register_blueprints(app, cms)
     cms.hook.init_app(cms=cms, app=app)
+    # First of all: what another worker changed is honoured before this request is read.
+    app.before_request_funcs.setdefault(None, []).insert(0, _sync_hook(cms))
+    _retry_stale_views(app, cms)
     cms.refresh_schema()
+    cms.messenger.start()
     cms.hook.startup(cms=cms)
     if not cfg.get("TESTING"):
         cms.watch_schema()
     return app
+
+
+def _sync_hook(cms: Transom) -> Any:
+    sync = cms.messenger.sync
+
+    def transom_messenger_sync() -> None:
+        sync()
+
+    return transom_messenger_sync
+
+
+def _retry_stale_views(app: Flask, cms: Transom) -> None:
+    """Wrap every view: a statement that fails because the snapshot names a table or column
+    the database no longer has (a change made outside Transom, not yet polled) re-reads the
+    schema and runs the view once more, instead of answering 500. The failed statement
+    rolled its transaction back, so running the view again is safe."""
+    for endpoint, view in list(app.view_functions.items()):
+        app.view_functions[endpoint] = _retrying(view, cms)
+
+
+def _retrying(view: Any, cms: Transom) -> Any:
+    from functools import wraps
+
+    from sqlalchemy.exc import DBAPIError
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        before = cms.schema.version
+        try:
+            return view(*args, **kwargs)
+        except DBAPIError as exc:
+            info = cms.dialect.classify_error(exc)
+            if info is None or info.kind not in ("undefined_table", "undefined_column"):
+                raise
+            # most often the message about this change is being handled right now
+            cms.messenger.settle()
+            if cms.schema.version == before and cms.refresh_schema().version == before:
+                raise
+            log.info("schema was stale (%s); re-read it and retried", info.kind)
+            return view(*args, **kwargs)
+
+    return wrapper
 
 
 class _AnyPath(BaseConverter):

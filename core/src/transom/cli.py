@@ -12,9 +12,13 @@ import click
 from .errors import StartupError
 
 
-def _make_app(**overrides: Any) -> Any:
+def _make_app(serving: bool = False, **overrides: Any) -> Any:
+    """The app of a command; only a serving worker runs scheduled jobs (a command's own
+    process, and the master of ``start`` while it bootstraps, must not)."""
     from .app import create_app
 
+    if not serving:
+        overrides.setdefault("SCHEDULER", "false")
     try:
         return create_app(overrides or None)
     except StartupError as exc:
@@ -76,7 +80,7 @@ class _Server:
                     self.cfg.set(key, value)
 
             def load(self) -> Any:
-                return _make_app()
+                return _make_app(serving=True)
 
         App().run()
 
@@ -316,7 +320,10 @@ def schema_apply(path: str, dry_run: bool, yes: bool, force: bool) -> None:
             return
         if not yes and not click.confirm("Apply these changes?", default=False):
             raise click.ClickException("aborted")
-        _schema_call(apply, cms, result)
+        # a bar on a terminal (click prints only the label when stderr is not one)
+        with click.progressbar(length=len(steps), label="applying", file=sys.stderr,
+                               show_pos=True, item_show_func=lambda s: s) as bar:
+            _schema_call(apply, cms, result, progress=lambda step: bar.update(1, step))
         click.echo("schema applied")
     finally:
         cms.close()
@@ -341,3 +348,7 @@ def _add_plugin_commands() -> None:
         click.echo(f"warning: plugin commands not loaded: {exc}", err=True)
         return
     pm.hook.register_commands(cli=cli)
+
+
+if __name__ == "__main__":
+    main()

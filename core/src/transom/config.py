@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from dotenv import dotenv_values
 
@@ -165,6 +166,28 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("SCHEMA_REFRESH_INTERVAL", 5, "float",
             "Seconds between background schema re-reads (0: only on demand)."),
     Setting("PLAN_CACHE_SIZE", 512, "int", "Compiled reads kept per worker (0: none)."),
+    Setting("SCHEMA_CHECK_TARGETED", False, "bool", "Check every targeted schema refresh "
+            "against a full re-read (for tests; slow)."),
+    Setting("MESSENGER_STORE", "auto", "str",
+            "How workers and instances tell each other about changes: auto (Redis when "
+            "REDIS is set, else PostgreSQL LISTEN/NOTIFY on PostgreSQL, else this machine "
+            "only), redis, postgres, memory/none (this machine only), or the name of a "
+            "transport a plugin offers."),
+    Setting("MESSENGER_NAMESPACE", "transom", "str",
+            "Prefix of the messenger's Redis channel and PostgreSQL channel."),
+    Setting("MESSENGER_LOCAL_PATH", None, "str",
+            "File of the same-machine message ring (default: a file in the temporary "
+            "folder named after the database); 'false' turns it off."),
+    Setting("REDIS_ENABLED", None, "bool", "Use Redis for the messenger, locks and (when "
+            "their stores say redis) cache and rate limits; default: on when REDIS or "
+            "REDIS_HOST is set."),
+    Setting("REDIS", None, "str", "Redis URL shared by messenger, locks, cache and rate "
+            "limits (redis://host:6379/0)."),
+    Setting("REDIS_HOST", None, "str", "Redis host, when REDIS is not set."),
+    Setting("REDIS_PORT", 6379, "int", "Redis port, when REDIS is not set."),
+    Setting("REDIS_USERNAME", None, "str", "Redis user, when REDIS is not set."),
+    Setting("REDIS_PASSWORD", None, "str", "Redis password, when REDIS is not set."),
+    Setting("REDIS_DB", 0, "int", "Redis database number, when REDIS is not set."),
     Setting("TESTING", False, "bool", "Run listeners inline (for tests)."),
     Setting("IP_TRUST_PROXY", True, "bool", "Trust X-Forwarded-For for the caller's IP."),
     Setting("ACCESS_CACHE_TTL", 1000, "duration", "How long resolved policies are cached."),
@@ -271,3 +294,28 @@ class Config(Mapping[str, Any]):
     def with_prefix(self, prefix: str) -> dict[str, Any]:
         """Raw values whose name starts with ``prefix`` (e.g. ``DB_`` extras for a driver)."""
         return {k[len(prefix):]: v for k, v in self._raw.items() if k.startswith(prefix)}
+
+
+def redis_url(config: Any) -> str | None:
+    """Directus 11's shared Redis settings, used by the messenger, locks, cache and rate
+    limits: ``REDIS``, else a URL built from ``REDIS_HOST`` and its companions, else None (also
+    when ``REDIS_ENABLED=false``)."""
+    enabled = config.get("REDIS_ENABLED")
+    if enabled is not None and not enabled:
+        return None
+    url = config.get("REDIS")
+    if url:
+        return str(url)
+    host = config.get("REDIS_HOST")
+    if not host:
+        return None
+    user = config.get("REDIS_USERNAME")
+    password = config.get("REDIS_PASSWORD")
+    auth = ""
+    if user or password:
+        auth = quote(str(user or ""), safe="")
+        if password:
+            auth += ":" + quote(str(password), safe="")
+        auth += "@"
+    port = int(config.get("REDIS_PORT") or 6379)
+    return f"redis://{auth}{host}:{port}/{int(config.get('REDIS_DB') or 0)}"

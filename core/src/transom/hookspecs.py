@@ -148,6 +148,18 @@ def register_schedules(cms: Any) -> Any:
 
 
 @hookspec
+def register_message_transports(cms: Any, namespace: str, resync: Any) -> Any:
+    """Offer ways for the messenger to reach other instances (see docs/coherence.md).
+
+    :param namespace: ``MESSENGER_NAMESPACE``; prefix channel names with it.
+    :param resync: call ``resync(reason)`` after a reconnect, when messages may be lost.
+    :return: a :class:`transom.messenger.Transport` (with a ``name`` that
+        ``MESSENGER_STORE`` can choose, e.g. ``postgres``) or a list of them, or None. Only
+        the chosen transports are started; offering one must not open connections.
+    """
+
+
+@hookspec
 def register_health_checks(cms: Any) -> Any:
     """Contribute checks reported by ``/server/health``.
 

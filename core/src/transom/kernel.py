@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +22,9 @@ from .config import CORE_SETTINGS, Config, Setting
 from .dialects import Dialect
 from .errors import StartupError
 from .events import EventBus, EventContext, Filter, Listener, event_names
+from .messenger.setup import build_messenger
 from .plugins import PluginInfo, flatten
-from .schema.build import build_snapshot
+from .schema.build import build_snapshot, merge_raw
 from .schema.model import SchemaSnapshot
 from .schema.raw import RawSchema
 
@@ -103,6 +105,9 @@ class Transom:
         # the same pool, with the dialect's read options applied once, not per checkout
         self._read_engine = (self.engine.execution_options(**self.dialect.read_options)
                              if self.dialect.read_options else self.engine)
+        # Before plugins make their stores and before the first schema read: a change
+        # published from now on is not missed.
+        self.messenger = build_messenger(self)
         self.events = EventBus(
             filters=[f for f in flatten(self.hook.register_filters(cms=self))
                      if isinstance(f, Filter)],
@@ -111,10 +116,17 @@ class Transom:
             inline=bool(config.get("TESTING")),
         )
         self._schema: SchemaSnapshot | None = None
-        self._schema_lock = threading.Lock()
+        #: the last introspection, patched in place by targeted refreshes
+        self._raw: RawSchema | None = None
+        self._fingerprint: str | None = None
+        self._fingerprint_stale = False
+        self._local = threading.local()
+        self._schema_lock = threading.RLock()
         from .permissions.access import AccessResolver
 
         self.access = AccessResolver(self)
+        self.messenger.subscribe("schema", self._on_schema_message)
+        self.messenger.subscribe("access", self._on_access_message)
         self.health_checks = flatten(self.hook.register_health_checks(cms=self))
         self.app: Any = None
         #: compiled root reads, by query shape and caller (see ItemsService.read_by_query)
@@ -198,18 +210,30 @@ class Transom:
             snap = self.refresh_schema()
         return snap
 
-    def introspect(self, conn: Connection | None = None) -> RawSchema:
-        """Read the catalogue and Directus's metadata rows (bounded queries)."""
+    def introspect(self, conn: Connection | None = None,
+                   only: Iterable[str] | None = None) -> RawSchema:
+        """Read the catalogue and Directus's metadata rows (bounded queries); with ``only``,
+        just those tables and the metadata rows that name them."""
         if conn is None:
             with self.connect() as c:
-                return self.introspect(c)
+                return self.introspect(c, only)
         exclude = tuple(self.config.get("DB_EXCLUDE_TABLES") or ())
-        raw = self.dialect.introspect(conn, self.config.get("DB_SCHEMA"), exclude)
+        names = sorted(set(only)) if only is not None else None
+        raw = self.dialect.introspect(conn, self.config.get("DB_SCHEMA"), exclude,
+                                      **({"only": names} if names is not None else {}))
+        present = self._raw.tables if (names is not None and self._raw) else raw.tables
         for table in SYSTEM_META_TABLES:
-            if table not in raw.tables:
+            if table not in present:
                 continue
-            rows = [dict(r._mapping) for r in conn.execute(
-                sa.select(sa.text("*")).select_from(sa.table(table)))]
+            stmt = sa.select(sa.text("*")).select_from(sa.table(table))
+            if names is not None:
+                key = "many_collection" if table == "directus_relations" else "collection"
+                cond = sa.column(key).in_(sa.bindparam("names", names, expanding=True))
+                if table == "directus_relations":
+                    cond = sa.or_(cond, sa.column("one_collection").in_(
+                        sa.bindparam("ones", names, expanding=True)))
+                stmt = stmt.where(cond)
+            rows = [dict(r._mapping) for r in conn.execute(stmt)]
             if table == "directus_collections":
                 raw.collections_meta = rows
             elif table == "directus_fields":
@@ -218,12 +242,25 @@ class Transom:
                 raw.relations_meta = rows
         return raw
 
-    def refresh_schema(self, conn: Connection | None = None) -> SchemaSnapshot:
-        """Re-read the database and swap in a new snapshot; emits ``schema.changed``."""
+    def refresh_schema(self, conn: Connection | None = None,
+                       collections: Iterable[str] | None = None) -> SchemaSnapshot:
+        """Re-read the database and swap in a new snapshot; emits ``schema.changed``.
+
+        With ``collections``, only those tables and their metadata are re-read and only
+        their collections rebuilt (the rest of the snapshot is reused): a change costs what
+        it touched, not the whole catalogue. This changes this process only; to tell every
+        worker and instance, use :meth:`schema_changed`.
+        """
         from .system import collections as system_meta
 
         with self._schema_lock:
-            raw = self.introspect(conn)
+            names = set(collections) if collections is not None else None
+            old = self._schema
+            if names is not None and self._raw is not None and old is not None:
+                raw = merge_raw(self._raw, self.introspect(conn, names), names)
+            else:
+                names = None
+                raw = self.introspect(conn)
             overlays = [o for o in self.hook.extend_schema(cms=self, schema=raw) if o]
             snap = build_snapshot(
                 raw,
@@ -231,31 +268,138 @@ class Transom:
                 system_alias_fields=system_meta.SYSTEM_ALIAS_FIELDS,
                 system_relations=system_meta.SYSTEM_RELATIONS,
                 overlays=overlays,
+                previous=old if names is not None else None,
+                changed=names,
             )
-            old = self._schema
+            log.debug("schema refresh: %d collections (%s)", len(snap.collections),
+                      ", ".join(sorted(names)) if names is not None else "all")
+            if names is not None and getattr(self._local, "own_change", False) \
+                    and self.config.get("SCHEMA_CHECK_TARGETED"):
+                self._check_targeted(conn, snap, names)
+            self._raw = raw
+            if names is None:
+                self._note_fingerprint(conn)
+            else:
+                self._fingerprint_stale = True
             if old is not None and old.version == snap.version:
                 return old  # unchanged: keep the object (and what is cached on it)
             self._schema = snap
+            self.plans.clear()
         if old is not None:
             self.events.dispatch(["schema.changed"], {"version": snap.version},
                                  EventContext(cms=self, schema=snap))
         return snap
 
+    def _check_targeted(self, conn: Connection | None, snap: SchemaSnapshot,
+                        names: set[str]) -> None:
+        """``SCHEMA_CHECK_TARGETED`` (the test suite): the targeted refresh after this
+        process's own change must give exactly what a full one gives, so a change that
+        touched a collection it did not name fails the test that made it."""
+        from .system import collections as system_meta
+
+        raw = self.introspect(conn)
+        full = build_snapshot(
+            raw, system_field_meta=system_meta.SYSTEM_FIELD_META,
+            system_alias_fields=system_meta.SYSTEM_ALIAS_FIELDS,
+            system_relations=system_meta.SYSTEM_RELATIONS,
+            overlays=[o for o in self.hook.extend_schema(cms=self, schema=raw) if o])
+        if full.version != snap.version:
+            differ = sorted(n for n in set(full._digests) | set(snap._digests)
+                            if full._digests.get(n) != snap._digests.get(n))
+            raise AssertionError(
+                f"a targeted schema refresh of {sorted(names)} differs from a full one in "
+                f"{differ or 'the relations'}: the change touched more than it named")
+
+    def schema_changed(self, collections: Iterable[str] | None = None) -> None:
+        """A schema change has committed: refresh here, then tell every other worker and
+        instance (``None``: anything may have changed)."""
+        names = sorted(set(collections)) if collections is not None else None
+        self._local.own_change = True  # this process's own change (checked in tests)
+        try:
+            self.messenger.publish("schema",
+                                   {"collections": names} if names is not None else {})
+        finally:
+            self._local.own_change = False
+
+    def access_changed(self) -> None:
+        """Users, roles, policies, access rows, permissions or tokens changed: drop what
+        every worker and instance resolved from them."""
+        self.messenger.publish("access", {})
+
+    def _on_schema_message(self, payload: dict[str, Any]) -> None:
+        names = payload.get("collections")
+        self.refresh_schema(collections=names if isinstance(names, list) else None)
+        # permissions and policies name collections: what was resolved may be stale too
+        self.access.invalidate()
+
+    def _on_access_message(self, payload: dict[str, Any]) -> None:
+        self.access.invalidate()
+        self.plans.clear()
+
+    def check_catalogue(self) -> bool:
+        """The fallback for changes made outside Transom: compare a cheap fingerprint of
+        the catalogue (and of the metadata tables) and re-read everything only when it
+        moved. True when a refresh ran."""
+        with self.connect() as conn:
+            mark = self._catalogue_mark(conn)
+            if mark is not None:
+                if self._fingerprint is None or self._fingerprint_stale:
+                    # our own changes moved it since the last look: just note where it is
+                    self._fingerprint, self._fingerprint_stale = mark, False
+                    return False
+                if mark == self._fingerprint:
+                    return False
+            self.refresh_schema(conn)
+        return True
+
+    def _note_fingerprint(self, conn: Connection | None) -> None:
+        try:
+            if conn is None:
+                with self.connect() as c:
+                    self._fingerprint = self._catalogue_mark(c)
+            else:
+                self._fingerprint = self._catalogue_mark(conn)
+            self._fingerprint_stale = False
+        except Exception:  # noqa: BLE001 - only the fallback poll depends on it
+            log.debug("catalogue fingerprint failed", exc_info=True)
+            self._fingerprint = None
+
+    def _catalogue_mark(self, conn: Connection) -> str | None:
+        fingerprint = getattr(self.dialect, "catalogue_fingerprint", None)
+        mark = fingerprint(conn, self.config.get("DB_SCHEMA")) if fingerprint else None
+        if mark is None:
+            return None
+        parts = [str(mark)]
+        tables = self._raw.tables if self._raw is not None else {}
+        for table in SYSTEM_META_TABLES:
+            if table in tables:
+                top = "NULL" if table == "directus_collections" else "MAX(id)"
+                row = conn.execute(sa.text(
+                    f"SELECT COUNT(*), {top} FROM {table}")).first()  # noqa: S608 - fixed names
+                parts.append(f"{row[0]}:{row[1]}")
+        return "|".join(parts)
+
     def watch_schema(self) -> None:
-        """Re-read the schema every ``SCHEMA_REFRESH_INTERVAL`` seconds in the background,
-        so a change made by another worker, another instance or plain SQL is picked up
-        without a restart (0 turns it off)."""
+        """In the background: handle the local bus now and then (for threads that serve no
+        request, such as schedules) and, every ``SCHEMA_REFRESH_INTERVAL`` seconds, compare
+        the catalogue's fingerprint so that changes made outside Transom (plain SQL,
+        migrations) are picked up without a restart (0 turns that off)."""
         interval = float(self.config.get("SCHEMA_REFRESH_INTERVAL") or 0)
-        if interval <= 0 or self._watcher is not None:
+        if self._watcher is not None:
             return
         stop = self._watch_stop = threading.Event()
+        tick = min(interval, 1.0) if interval > 0 else 1.0
 
         def loop() -> None:
-            while not stop.wait(interval):
+            last = time.monotonic()
+            while not stop.wait(tick):
                 try:
-                    self.refresh_schema()
+                    self.messenger.sync()
+                    if interval > 0 and time.monotonic() - last >= interval:
+                        last = time.monotonic()
+                        self.check_catalogue()
                 except Exception:  # noqa: BLE001 - a failed poll must not kill the worker
-                    log.warning("schema refresh failed", exc_info=True)
+                    log.warning("schema check failed", exc_info=True)
 
         self._watcher = threading.Thread(target=loop, name="transom-schema-watch",
                                          daemon=True)
@@ -276,4 +420,5 @@ class Transom:
             self._watch_stop.set()
         self.hook.shutdown(cms=self)
         self.events.close()
+        self.messenger.close()
         self.engine.dispose()

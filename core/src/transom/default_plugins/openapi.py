@@ -156,3 +156,10 @@ def oas() -> Response:
 def register_blueprints(cms: Any) -> Any:
     return bp
 
+
+@hookimpl
+def init_app(cms: Any, app: Any) -> None:
+    """Documents are per permission set: a permission change anywhere drops them."""
+    cms.messenger.subscribe("access", lambda _payload: cms.extensions.get(
+        "openapi_cache", {}).clear())
+

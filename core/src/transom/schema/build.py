@@ -143,6 +143,25 @@ def _query_type(type_: str) -> sa.types.TypeEngine[Any]:
     return sa.types.NullType()
 
 
+def merge_raw(old: RawSchema, part: RawSchema, names: set[str]) -> RawSchema:
+    """``old`` with the tables of ``names`` replaced by ``part``'s (a targeted re-read;
+    tables of ``names`` missing from ``part`` are gone) and its relation rows brought up to
+    date. The collection and field metadata rows of the result are ``part``'s only: an
+    incremental build reads just those, and a full refresh reads everything again."""
+    tables = {n: t for n, t in old.tables.items() if n not in names}
+    tables.update(part.tables)
+    return RawSchema(
+        tables=tables,
+        collections_meta=part.collections_meta,
+        fields_meta=part.fields_meta,
+        relations_meta=[r for r in old.relations_meta
+                        if r["many_collection"] not in names
+                        and r.get("one_collection") not in names] + part.relations_meta,
+        vendor=old.vendor or part.vendor,
+        schema_name=old.schema_name if old.schema_name is not None else part.schema_name,
+    )
+
+
 def build_snapshot(
     raw: RawSchema,
     *,
@@ -150,22 +169,36 @@ def build_snapshot(
     system_alias_fields: dict[str, dict[str, str]] | None = None,
     system_relations: Iterable[dict[str, Any]] = (),
     overlays: Iterable[dict[str, Any]] = (),
+    previous: SchemaSnapshot | None = None,
+    changed: set[str] | None = None,
 ) -> SchemaSnapshot:
-    """Build the immutable snapshot. ``overlays`` are ``extend_schema`` hook results."""
+    """Build the immutable snapshot. ``overlays`` are ``extend_schema`` hook results.
+
+    With ``previous`` and ``changed``, only the collections named in ``changed`` are built
+    again; the others are taken from ``previous`` as they are (relations are always
+    resolved again: they link collections to each other).
+    """
+    incremental = previous is not None and changed is not None
+    wanted = (lambda name: name in changed) if incremental else (lambda name: True)  # type: ignore[operator]
     collections_meta = {
         r["collection"]: normalize_meta_row("collections", r) for r in raw.collections_meta
+        if wanted(r["collection"])
     }
     fields_meta: dict[tuple[str, str], dict[str, Any]] = {}
     for r in raw.fields_meta:
-        fields_meta[(r["collection"], r["field"])] = normalize_meta_row("fields", r)
+        if wanted(r["collection"]):
+            fields_meta[(r["collection"], r["field"])] = normalize_meta_row("fields", r)
     relation_rows = [normalize_meta_row("relations", r) for r in raw.relations_meta]
     for overlay in overlays:
         for r in overlay.get("collections", []) or []:
-            base = collections_meta.get(r["collection"], {})
-            collections_meta[r["collection"]] = {**base, **r}
+            if wanted(r["collection"]):
+                base = collections_meta.get(r["collection"], {})
+                collections_meta[r["collection"]] = {**base, **r}
         for r in overlay.get("fields", []) or []:
-            key = (r["collection"], r["field"])
-            fields_meta[key] = {**fields_meta.get(key, {}), **normalize_meta_row("fields", r)}
+            if wanted(r["collection"]):
+                key = (r["collection"], r["field"])
+                fields_meta[key] = {**fields_meta.get(key, {}),
+                                    **normalize_meta_row("fields", r)}
         relation_rows.extend(normalize_meta_row("relations", r) for r in overlay.get(
             "relations", []) or [])
 
@@ -173,72 +206,94 @@ def build_snapshot(
     system_alias_fields = system_alias_fields or {}
     metadata = sa.MetaData()
     collections: dict[str, Collection] = {}
-    fk_index: dict[tuple[str, str], Any] = {}
-    for table in raw.tables.values():
-        for fk in table.foreign_keys:
-            fk_index[(table.name, fk.column)] = fk
+    if incremental:
+        assert previous is not None
+        for name, coll in previous.collections.items():
+            if name not in changed:  # type: ignore[operator]
+                collections[name] = coll
+    fields_by_collection: dict[str, dict[str, dict[str, Any]]] = {}
+    for (coll_name, fname), meta in fields_meta.items():
+        fields_by_collection.setdefault(coll_name, {})[fname] = meta
 
     for table in raw.tables.values():
-        name = table.name
-        fields: dict[str, Field] = {}
-        columns: list[sa.Column[Any]] = []
-        primary = None
-        sys_meta = system_field_meta.get(name, {})
-        for col in table.columns:
-            meta = fields_meta.get((name, col.name))
-            special = parse_special(meta.get("special")) if meta else ()
-            if not special and col.name in sys_meta:
-                special = tuple(sys_meta[col.name].get("special") or ())
-            ftype = field_type(col, special)
-            fk = fk_index.get((name, col.name))
-            fields[col.name] = Field(
-                collection=name,
-                field=col.name,
-                type=ftype,
-                special=special,
-                schema=column_schema(table, col, fk),
-                meta=meta,
-                nullable=col.nullable,
-                default=col.default,
-                max_length=col.max_length,
-                is_primary_key=col.is_primary_key,
-                auto_increment=col.has_auto_increment,
-                is_generated=col.is_generated,
-            )
-            if col.is_primary_key and primary is None:
-                primary = col.name
-            columns.append(
-                sa.Column(col.name, _query_type(col.type), primary_key=col.is_primary_key,
-                          autoincrement=col.has_auto_increment and col.type in (
-                              "integer", "bigInteger"), key=col.name)
-            )
-        # Alias fields: metadata rows without a column, plus the system collections' aliases.
-        for (coll, fname), meta in fields_meta.items():
-            if coll == name and fname not in fields:
-                special = parse_special(meta.get("special"))
-                fields[fname] = Field(name, fname, "alias", special, None, meta)
-        for fname, flag in system_alias_fields.get(name, {}).items():
-            if fname not in fields:
-                fields[fname] = Field(name, fname, "alias", (flag,), None, None)
-        if primary is None and "id" in fields and not fields["id"].is_alias:
-            primary = "id"  # views have no primary key; Directus falls back to "id"
-        sa_table = sa.Table(name, metadata, *columns, schema=table.schema)
-        collections[name] = Collection(
-            collection=name,
-            fields=fields,
-            primary_key=primary,
-            meta=collections_meta.get(name),
-            schema=_collection_schema(table, raw),
-            is_view=table.is_view,
-            table=sa_table,
-        )
+        if not wanted(table.name):
+            continue
+        collections[table.name] = _build_collection(
+            table, raw, fields_by_collection.get(table.name, {}),
+            collections_meta.get(table.name), system_field_meta.get(table.name, {}),
+            system_alias_fields.get(table.name, {}), metadata)
     # Folder collections: metadata without a table.
     for name, meta in collections_meta.items():
         if name not in collections:
             collections[name] = Collection(name, {}, None, meta, None)
 
     relations = _relations(raw, relation_rows, list(system_relations), collections)
-    return SchemaSnapshot.create(collections, relations, raw.vendor)
+    return SchemaSnapshot.create(collections, relations, raw.vendor, previous=previous)
+
+
+def _build_collection(
+    table: RawTable,
+    raw: RawSchema,
+    fields_meta: dict[str, dict[str, Any]],
+    collection_meta: dict[str, Any] | None,
+    sys_meta: dict[str, dict[str, Any]],
+    sys_aliases: dict[str, str],
+    metadata: sa.MetaData,
+) -> Collection:
+    """One collection from its table, its own metadata rows and the system defaults."""
+    name = table.name
+    fields: dict[str, Field] = {}
+    columns: list[sa.Column[Any]] = []
+    primary = None
+    fk_index = {fk.column: fk for fk in table.foreign_keys}
+    for col in table.columns:
+        meta = fields_meta.get(col.name)
+        special = parse_special(meta.get("special")) if meta else ()
+        if not special and col.name in sys_meta:
+            special = tuple(sys_meta[col.name].get("special") or ())
+        ftype = field_type(col, special)
+        fk = fk_index.get(col.name)
+        fields[col.name] = Field(
+            collection=name,
+            field=col.name,
+            type=ftype,
+            special=special,
+            schema=column_schema(table, col, fk),
+            meta=meta,
+            nullable=col.nullable,
+            default=col.default,
+            max_length=col.max_length,
+            is_primary_key=col.is_primary_key,
+            auto_increment=col.has_auto_increment,
+            is_generated=col.is_generated,
+        )
+        if col.is_primary_key and primary is None:
+            primary = col.name
+        columns.append(
+            sa.Column(col.name, _query_type(col.type), primary_key=col.is_primary_key,
+                      autoincrement=col.has_auto_increment and col.type in (
+                          "integer", "bigInteger"), key=col.name)
+        )
+    # Alias fields: metadata rows without a column, plus the system collections' aliases.
+    for fname, meta in fields_meta.items():
+        if fname not in fields:
+            special = parse_special(meta.get("special"))
+            fields[fname] = Field(name, fname, "alias", special, None, meta)
+    for fname, flag in sys_aliases.items():
+        if fname not in fields:
+            fields[fname] = Field(name, fname, "alias", (flag,), None, None)
+    if primary is None and "id" in fields and not fields["id"].is_alias:
+        primary = "id"  # views have no primary key; Directus falls back to "id"
+    sa_table = sa.Table(name, metadata, *columns, schema=table.schema)
+    return Collection(
+        collection=name,
+        fields=fields,
+        primary_key=primary,
+        meta=collection_meta,
+        schema=_collection_schema(table, raw),
+        is_view=table.is_view,
+        table=sa_table,
+    )
 
 
 def _relations(

@@ -185,18 +185,29 @@ class SchemaSnapshot:
     _relation_index: Mapping[tuple[str, str], RelationInfo] = field(
         default_factory=dict, repr=False
     )
+    _digests: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def create(
-        cls, collections: dict[str, Collection], relations: list[Relation], vendor: str = ""
+        cls, collections: dict[str, Collection], relations: list[Relation], vendor: str = "",
+        previous: SchemaSnapshot | None = None,
     ) -> SchemaSnapshot:
+        """Freeze a snapshot; collections reused from ``previous`` (the same objects) keep
+        their digests, so an incremental build hashes only what it rebuilt."""
         index = _index_relations(collections, relations)
-        digest = hashlib.sha256()
-        for name in sorted(collections):
-            c = collections[name]
-            digest.update(repr((name, c.meta, c.schema, c.is_view)).encode())
+        old = previous._digests if previous is not None else {}
+        digests: dict[str, str] = {}
+        for name, c in collections.items():
+            if previous is not None and previous.collections.get(name) is c and name in old:
+                digests[name] = old[name]
+                continue
+            one = hashlib.sha256(repr((name, c.meta, c.schema, c.is_view)).encode())
             for f in c.fields.values():
-                digest.update(repr((f.field, f.type, f.special, f.schema, f.meta)).encode())
+                one.update(repr((f.field, f.type, f.special, f.schema, f.meta)).encode())
+            digests[name] = one.hexdigest()
+        digest = hashlib.sha256()
+        for name in sorted(digests):
+            digest.update(digests[name].encode())
         for r in relations:
             digest.update(repr((r.collection, r.field, r.related_collection, r.meta,
                                 r.schema)).encode())
@@ -206,6 +217,7 @@ class SchemaSnapshot:
             vendor=vendor,
             version=digest.hexdigest()[:16],
             _relation_index=MappingProxyType(index),
+            _digests=MappingProxyType(digests),
         )
 
     def get(self, collection: str) -> Collection | None:

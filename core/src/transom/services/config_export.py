@@ -249,8 +249,8 @@ def import_config(cms: Transom, payload: Any) -> dict[str, Any]:
         raise InvalidPayloadError(
             f"Could not import the configuration: {str(orig).strip().splitlines()[0][:300]}"
         ) from None
-    cms.access.invalidate()
-    cms.refresh_schema()
+    cms.access_changed()
+    cms.schema_changed()
     return summary.data
 
 

@@ -22,7 +22,24 @@ from ..engine.values import ValueError_, to_db
 from ..engine.writer import Mutation
 from ..errors import ForbiddenError, InvalidPayloadError, TransomError
 from ..events import PendingEvents
+from ..permissions.access import ACCESS_COLLECTIONS
 from ..query import Query, has_dynamic_variables, parse_query_dict
+
+#: metadata whose rows are part of the schema snapshot
+SCHEMA_META_COLLECTIONS = frozenset(
+    {"directus_collections", "directus_fields", "directus_relations"})
+#: other system collections whose writes other processes cache (topic per collection)
+SYSTEM_TOPICS = {"directus_settings": "settings", "directus_webhooks": "webhooks",
+                 "directus_flows": "flows", "directus_operations": "flows"}
+
+
+def after_commit(conn: sa.Connection, fn: Any) -> None:
+    """Run ``fn()`` once the caller's transaction on ``conn`` commits (at once if it is
+    not in one)."""
+    if conn.in_transaction():
+        sa.event.listen(conn, "commit", lambda _conn: fn(), once=True)
+    else:
+        fn()
 
 if TYPE_CHECKING:
     from ..accountability import Accountability
@@ -82,6 +99,8 @@ class ItemsService:
             yield Mutation(self.cms, self.connection, self.schema, self.accountability,
                            self.permissions, pending, self.emit_events)
             pending.flush()  # the caller owns the transaction; it committed if we got here
+            if self._change_topic() is not None:
+                after_commit(self.connection, self._after_write)
             return
         with self.cms.begin() as conn:
             mutation = Mutation(self.cms, conn, self.schema, self.accountability,
@@ -94,12 +113,25 @@ class ItemsService:
         pending.flush()
         self._after_write()
 
-    def _after_write(self) -> None:
-        from ..permissions.access import ACCESS_COLLECTIONS
-
+    def _change_topic(self) -> str | None:
+        """The messenger topic a write to this collection invalidates, if any."""
         if self.collection in ACCESS_COLLECTIONS:
-            self.cms.access.invalidate()
-            self.cms.plans.clear()
+            return "access"
+        if self.collection in SCHEMA_META_COLLECTIONS:
+            return "schema"
+        if self.collection.startswith("directus_"):
+            return SYSTEM_TOPICS.get(self.collection)
+        return None
+
+    def _after_write(self) -> None:
+        """Tell every worker and instance what this committed write invalidates."""
+        topic = self._change_topic()
+        if topic == "access":
+            self.cms.access_changed()
+        elif topic == "schema":
+            self.cms.schema_changed()
+        elif topic is not None:
+            self.cms.messenger.publish(topic, {"collection": self.collection})
 
     def coll(self) -> Collection:
         coll = self.schema.get(self.collection)

@@ -28,7 +28,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
@@ -471,9 +471,12 @@ class _SchemaService:
 
     # -- writing ------------------------------------------------------------------------
     @contextmanager
-    def change(self, what: str, rebuild: bool = False) -> Iterator[_Work]:
+    def change(self, what: str, rebuild: bool = False,
+               collections: Iterable[str] | None = None) -> Iterator[_Work]:
         """One schema change: a transaction, compensated where DDL is not transactional,
-        database errors turned into 400s, and the snapshot refreshed afterwards.
+        database errors turned into 400s, and afterwards the collections it touched (and
+        those related to them; ``None``: everything) refreshed on every worker and
+        instance before the change answers.
 
         ``rebuild`` (SQLite) turns foreign keys off for the change, as SQLite's table
         rebuild procedure requires; the pragma only works outside a transaction, so it is
@@ -504,9 +507,24 @@ class _SchemaService:
             raise
         finally:
             try:
-                self.cms.refresh_schema()
+                self.cms.schema_changed(self._related(collections))
             except Exception:  # noqa: BLE001 - the change's own outcome matters more
                 log.exception("schema refresh after %r failed", what)
+
+    def _related(self, names: Iterable[str] | None) -> set[str] | None:
+        """``names`` and every collection a relation links them to (their alias fields and
+        relation metadata may change with them)."""
+        if names is None:
+            return None
+        out = set(names)
+        for rel in self.cms.schema.relations:
+            allowed = rel.one_allowed_collections or ()
+            if rel.collection in out or rel.related_collection in out \
+                    or any(c in out for c in allowed):
+                out.add(rel.collection)
+                if rel.related_collection:
+                    out.add(rel.related_collection)
+        return out
 
     def _compensate(self, work: _Work | None) -> None:
         """Undo committed DDL after a failure (only where DDL commits on its own)."""
@@ -532,6 +550,15 @@ class _SchemaService:
     @staticmethod
     def insert(conn: sa.Connection, table: str, row: dict[str, Any]) -> None:
         conn.execute(_meta_tables()[table].insert().values(**row))
+
+    @staticmethod
+    def insert_many(conn: sa.Connection, table: str, rows: list[dict[str, Any]]) -> None:
+        """One executemany per set of rows with the same keys (a collection's fields)."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in rows:
+            groups.setdefault(tuple(sorted(row)), []).append(row)
+        for group in groups.values():
+            conn.execute(_meta_tables()[table].insert(), group)
 
     def delete_field_rows(self, conn: sa.Connection, collection: str, field_name: str) -> None:
         t = _meta_tables()["directus_fields"]
@@ -603,7 +630,8 @@ class CollectionsService(_SchemaService):
             if fields:
                 raise InvalidPayloadError(
                     f'Collection "{name}" is a folder (schema: null) and cannot have fields')
-            with self.change(f'Could not create collection "{name}"') as work:
+            with self.change(f'Could not create collection "{name}"', collections=[name]) \
+                    as work:
                 self._insert_meta(work.conn, name, meta or {})
             return name
         specs = [parse_field(f) for f in fields or []]
@@ -640,14 +668,14 @@ class CollectionsService(_SchemaService):
         for index_name, column, unique in indexes:
             sa.Index(index_name, table.c[column], unique=unique)
 
-        with self.change(f'Could not create collection "{name}"') as work:
+        with self.change(f'Could not create collection "{name}"', collections=[name]) as work:
             table.create(work.conn)
             work.undo.append(lambda c: table.drop(c, checkfirst=True))
             if meta is not None or "meta" not in payload:
                 self._insert_meta(work.conn, name, meta or {})
-            for position, spec in enumerate(specs, start=1):
-                self.insert(work.conn, "directus_fields",
-                            fields_svc.field_row(name, spec, sort=position))
+            self.insert_many(work.conn, "directus_fields", [
+                fields_svc.field_row(name, spec, sort=position)
+                for position, spec in enumerate(specs, start=1)])
         return name
 
     def _check_fields(self, collection: str, specs: list[FieldSpec]) -> None:
@@ -687,7 +715,7 @@ class CollectionsService(_SchemaService):
             raise InvalidPayloadError('"meta" must be an object')
         row = {k: v for k, v in meta.items() if k in COLLECTION_META_KEYS}
         t = _meta_tables()["directus_collections"]
-        with self.change(f'Could not update collection "{name}"') as work:
+        with self.change(f'Could not update collection "{name}"', collections=[name]) as work:
             if coll.meta is None:
                 self.insert(work.conn, "directus_collections", {**row, "collection": name})
             elif row:
@@ -711,7 +739,10 @@ class CollectionsService(_SchemaService):
         tables = _meta_tables()
         fields_t, rel_t = tables["directus_fields"], tables["directus_relations"]
         coll_t = tables["directus_collections"]
-        with self.change(f'Could not delete collection "{name}"') as work:
+        children = [c.collection for c in snap.collections.values()
+                    if (c.meta or {}).get("group") == name]  # their group is cleared
+        with self.change(f'Could not delete collection "{name}"',
+                         collections=[name, *children]) as work:
             conn = work.conn
             if not coll.is_folder:
                 if self.can_alter_constraints:
@@ -748,7 +779,7 @@ class CollectionsService(_SchemaService):
                 if snap.get(extra) is not None:
                     t = tables[extra]
                     conn.execute(t.delete().where(t.c.collection == name))
-        self.cms.access.invalidate()
+        self.cms.access_changed()
 
 
 class FieldsService(_SchemaService):
@@ -876,7 +907,8 @@ class FieldsService(_SchemaService):
         sorts = [f.meta.get("sort") for f in coll.fields.values()
                  if f.meta and isinstance(f.meta.get("sort"), int)]
         next_sort = (max(sorts) + 1) if sorts else len(coll.fields) + 1
-        with self.change(f'Could not create field "{spec.field}"') as work:
+        with self.change(f'Could not create field "{spec.field}"',
+                         collections=[collection]) as work:
             if not spec.alias:
                 column = self.build_column(collection, spec)
                 table = self.table_of(coll, column)
@@ -905,7 +937,8 @@ class FieldsService(_SchemaService):
         self.collection(collection)
         names: list[str] = []
         rebuild = self._needs_rebuild(collection, payloads)
-        with self.change(f'Could not update fields of "{collection}"', rebuild) as work:
+        with self.change(f'Could not update fields of "{collection}"', rebuild,
+                         collections=[collection]) as work:
             for payload in payloads:
                 names.append(self._update(work, collection, payload))
         return names
@@ -914,7 +947,8 @@ class FieldsService(_SchemaService):
         self.require_admin()
         name = payload.get("field") if isinstance(payload, dict) else None
         rebuild = self._needs_rebuild(collection, [payload])
-        with self.change(f'Could not update field "{name}"', rebuild) as work:
+        with self.change(f'Could not update field "{name}"', rebuild,
+                         collections=[collection]) as work:
             return self._update(work, collection, payload)
 
     def _needs_rebuild(self, collection: str, payloads: list[Any]) -> bool:
@@ -1093,7 +1127,7 @@ class FieldsService(_SchemaService):
             raise InvalidPayloadError(
                 f'Field "{name}" carries a foreign key, which {self.cms.dialect.name} can only '
                 f'remove by rebuilding table "{collection}"; Transom does not do that')
-        with self.change(f'Could not delete field "{name}"') as work:
+        with self.change(f'Could not delete field "{name}"', collections=[collection]) as work:
             conn = work.conn
             if not current.is_alias:
                 coll = self.table_collection(collection, "drop columns of")
@@ -1409,7 +1443,8 @@ class RelationsService(_SchemaService):
                 '"related_collection" is required, or "meta.one_allowed_collections" for '
                 "a many-to-any relation")
         has_fk = bool(current.schema and current.schema.get("foreign_key_table"))
-        with self.change(f'Could not create relation "{cname}.{fname}"') as work:
+        with self.change(f'Could not create relation "{cname}.{fname}"',
+                         collections=[cname, *([related_name] if related else [])]) as work:
             if actions is not None and related is not None and not has_fk \
                     and self.can_alter_constraints:
                 self.add_fk(work, coll, fname, related, *actions)
@@ -1435,7 +1470,8 @@ class RelationsService(_SchemaService):
         schema_in = payload.get("schema")
         actions = self._schema_actions(schema_in) if schema_in is not None else None
         t = _meta_tables()["directus_relations"]
-        with self.change(f'Could not update relation "{collection}.{field_name}"') as work:
+        with self.change(f'Could not update relation "{collection}.{field_name}"',
+                         collections=[collection]) as work:
             if actions is not None and rel.schema is not None and self.can_alter_constraints:
                 on_delete = actions[0] or rel.schema.get("on_delete")
                 on_update = actions[1] or rel.schema.get("on_update")
@@ -1471,7 +1507,8 @@ class RelationsService(_SchemaService):
         coll = self.schema.get(collection)
         assert coll is not None
         t = _meta_tables()["directus_relations"]
-        with self.change(f'Could not delete relation "{collection}.{field_name}"') as work:
+        with self.change(f'Could not delete relation "{collection}.{field_name}"',
+                         collections=[collection]) as work:
             if rel.schema and rel.schema.get("constraint_name") and self.can_alter_constraints:
                 self.drop_fk(work.conn, coll, field_name, rel.schema["constraint_name"])
             work.conn.execute(t.delete().where(t.c.many_collection == collection,

@@ -25,7 +25,7 @@ import hashlib
 import json
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -579,10 +579,11 @@ class _Applier:
     """Runs (or, in a dry run, only describes) one diff in dependency order."""
 
     def __init__(self, cms: Transom, diff_: dict[str, list[dict[str, Any]]],
-                 dry_run: bool) -> None:
+                 dry_run: bool, progress: Callable[[str], None] | None = None) -> None:
         self.cms = cms
         self.diff = diff_
         self.dry_run = dry_run
+        self.progress = progress
         self.plan: list[str] = []
         self.collections = CollectionsService(cms, None)
         self.fields = FieldsService(cms, None)
@@ -594,6 +595,8 @@ class _Applier:
         self.plan.append(text)
         if not self.dry_run:
             action(*args)
+            if self.progress is not None:
+                self.progress(text)
 
     def current(self, part: str, key: Any) -> dict[str, Any] | None:
         """The object as it is now, in the portable form the diff's operations address."""
@@ -608,12 +611,13 @@ class _Applier:
                            if _whole(c["diff"]) == "N"}
         dropped = {c["collection"] for c in d["collections"] if _whole(c["diff"]) == "D"}
         new_fields = [f for f in d["fields"] if _whole(f["diff"]) == "N"]
+        fields_of: dict[str, list[dict[str, Any]]] = {}
+        for f in new_fields:
+            fields_of.setdefault(f["collection"], []).append(f["diff"][0].get("rhs") or {})
         # 1. collections, each created with its own new fields (folders first: meta.group)
         for name in _creation_order(new_collections):
             obj = new_collections[name]["diff"][0].get("rhs") or {}
-            own = [f["diff"][0].get("rhs") or {} for f in new_fields
-                   if f["collection"] == name]
-            self.create_collection(name, obj, own)
+            self.create_collection(name, obj, fields_of.get(name, []))
         for entry in d["collections"]:
             if _whole(entry["diff"]) is None:
                 self.update_collection(entry["collection"], entry["diff"])
@@ -684,7 +688,8 @@ class _Applier:
         meta = apply_ops(current, ops).get("meta")
         if meta is None:
             t = _meta_tables()["directus_collections"]
-            with self.collections.change(f'Could not remove the metadata of "{name}"') as w:
+            with self.collections.change(f'Could not remove the metadata of "{name}"',
+                                         collections=[name]) as w:
                 w.conn.execute(t.delete().where(t.c.collection == name))
             return
         keys = set(meta) if _replaces(ops, "meta") else _changed(ops, "meta")
@@ -738,8 +743,8 @@ class _Applier:
             self.fields.delete_field(collection, name)
 
     def _drop_field_meta(self, collection: str, name: str) -> None:
-        with self.fields.change(f'Could not remove the metadata of "{collection}.{name}"'
-                                ) as work:
+        with self.fields.change(f'Could not remove the metadata of "{collection}.{name}"',
+                                collections=[collection]) as work:
             self.fields.delete_field_rows(work.conn, collection, name)
 
     def reconcile_created(self) -> None:
@@ -869,7 +874,8 @@ def _deletion_order(names: set[str], snap: SchemaSnapshot) -> list[str]:
     return order
 
 
-def apply(cms: Transom, payload: Any, dry_run: bool = False) -> list[str]:
+def apply(cms: Transom, payload: Any, dry_run: bool = False,
+          progress: Callable[[str], None] | None = None) -> list[str]:
     """Apply a ``{hash, diff}`` from :func:`diff` and return the plan it followed.
 
     Refused (400) when the schema changed since the diff was made, which also makes a second
@@ -882,12 +888,12 @@ def apply(cms: Transom, payload: Any, dry_run: bool = False) -> list[str]:
     with _apply_lock:
         if current_hash(cms) != hash_:
             raise InvalidPayloadError(STALE_MESSAGE)
-        applier = _Applier(cms, diff_, dry_run)
+        applier = _Applier(cms, diff_, dry_run, progress)
         try:
             return applier.run()
         finally:
             if not dry_run:
-                cms.refresh_schema()
+                cms.schema_changed()
 
 
 def plan(cms: Transom, payload: Any, force: bool = False) -> tuple[dict[str, Any] | None,

@@ -34,8 +34,8 @@ def bootstrap(cms: Transom) -> dict[str, Any]:
         users = conn.execute(sa.text("SELECT COUNT(*) FROM directus_users")).scalar_one()
         if not users:
             result["admin"] = _seed(cms, conn)
-    cms.refresh_schema()
-    cms.access.invalidate()
+    cms.schema_changed()
+    cms.access_changed()
     return result
 
 

@@ -25,6 +25,8 @@ import sqlalchemy as sa
 
 from .databases import BACKENDS, fresh_database, in_ci, reset_database, unavailable_reason
 
+pytest_plugins = ["transom.testing.live"]  # live_server, live_redis_url, the `live` marker
+
 ADMIN_TOKEN = "transom-test-admin-token"
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "SuperSecret123"
@@ -104,6 +106,8 @@ def base_config(url: sa.URL) -> dict[str, Any]:
         "TESTING": "true",
         "LOG_LEVEL": "warn",
         "ACCESS_CACHE_TTL": "0",
+        # every targeted schema refresh is checked against a full re-read
+        "SCHEMA_CHECK_TARGETED": "true",
         "EXTENSIONS_PATH": "",
         # cheap hashes: tests hash many passwords; production keeps argon2's defaults
         "HASH_TIME_COST": "1",

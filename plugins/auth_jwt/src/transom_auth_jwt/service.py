@@ -115,7 +115,7 @@ def suspend_user(cms: Any, state: AuthState, user_id: str) -> None:
     with cms.begin() as conn:
         conn.execute(state.users.update().where(state.users.c.id == user_id)
                      .values(status="suspended"))
-    cms.access.invalidate()  # static tokens of the user stop at once too
+    cms.access_changed()  # static tokens of the user stop at once too, everywhere
     log.warning("user %s suspended after too many failed logins", user_id)
 
 
@@ -440,7 +440,7 @@ def reset_password(cms: Any, state: AuthState, token: str, password: str) -> Non
         # Whoever knew the old password may hold sessions: end them all.
         conn.execute(s.delete().where(s.c.user == user["id"]))
     state.attempts.reset(user["id"])
-    cms.access.invalidate()
+    cms.access_changed()
 
 
 def stall(started: float, stall_ms: int) -> None:

@@ -99,8 +99,8 @@ def clear_cache() -> Response:
         cache.rules.forget()
         cache.purge()
     if "system" in request.args:
-        cms.access.invalidate()
-        cms.refresh_schema()
+        cms.access_changed()
+        cms.schema_changed()
     return Response(status=200)
 
 

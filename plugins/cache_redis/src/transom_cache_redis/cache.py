@@ -40,6 +40,9 @@ ENVIRON_RESULT = "transom.cache"
 ACCESS_COLLECTIONS = frozenset({"directus_permissions", "directus_policies", "directus_access",
                                 "directus_roles"})
 
+#: messenger topic of a purge of the per-worker memory store
+PURGE_TOPIC = "cache.purge"
+
 _G_PENDING = "_transom_cache_pending"
 _G_HIT = "_transom_cache_hit"
 _G_DIRTY = "_transom_cache_dirty"
@@ -58,6 +61,7 @@ class ResponseCache:
         self._schema_lock = threading.Lock()
         self._schema_seen: str | None = None
         self.store: Store = self._make_store()
+        self.subscribe()
 
     def _make_store(self) -> Store:
         s = self.settings
@@ -77,13 +81,27 @@ class ResponseCache:
     # -- purging -------------------------------------------------------------------------
     def purge(self) -> bool:
         """Hide every cached answer from every instance; False when the store is down (the
-        purge is then owed and done before the store serves anything again)."""
+        purge is then owed and done before the store serves anything again). The memory
+        store lives in each worker: the messenger carries the purge to the others."""
+        if isinstance(self.store, MemoryStore):
+            self.cms.messenger.publish(PURGE_TOPIC, {})
+            return True
+        return self._purge_store()
+
+    def _purge_store(self) -> bool:
         try:
             self.store.purge()
         except StoreUnavailable:
             return False
         self.count("purges")
         return True
+
+    def subscribe(self) -> None:
+        """Purges and access changes made by other workers and instances."""
+        messenger = self.cms.messenger
+        if isinstance(self.store, MemoryStore):
+            messenger.subscribe(PURGE_TOPIC, lambda _payload: self._purge_store())
+        messenger.subscribe("access", lambda _payload: self.rules.forget())
 
     def purges_for(self, collection: str | None) -> bool:
         if collection in ACCESS_COLLECTIONS:

@@ -244,9 +244,14 @@ def _headers(value: Any) -> dict[str, str] | None:
     return None
 
 
+#: messenger topic: the webhooks changed (also published by item writes to directus_webhooks)
+TOPIC = "webhooks"
+
+
 class WebhookStore:
     """Reads and writes the tables; keeps the active webhooks cached for ``ttl`` seconds
-    (writes through this store refresh it at once; other processes see them within ``ttl``).
+    (writes through this store reach every worker and instance at once, through the
+    messenger; ``ttl`` only bounds changes made outside Transom).
     """
 
     def __init__(self, cms: Any, ttl: float = 5.0) -> None:
@@ -255,9 +260,15 @@ class WebhookStore:
         self._lock = threading.Lock()
         self._active: list[Webhook] | None = None
         self._loaded_at = 0.0
+        cms.messenger.subscribe(TOPIC, lambda _payload: self.forget())
 
     # -- cache --------------------------------------------------------------------------
     def invalidate(self) -> None:
+        """Drop the cached list here and in every other worker and instance."""
+        self.cms.messenger.publish(TOPIC, {})
+
+    def forget(self) -> None:
+        """The messenger's handler: drop this process's cached list."""
         with self._lock:
             self._active = None
 
