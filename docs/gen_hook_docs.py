@@ -74,7 +74,7 @@ def accountability_from_request(cms, request):
     "register_auth_providers": '''@hookimpl
 def register_auth_providers(cms):
     return [LdapProvider()]''',
-    "permission_rules": '''from transom.permissions.engine import Rule
+    "permission_rules": '''from transom.permissions.rules import Rule
 
 @hookimpl
 def permission_rules(cms, accountability, action, collection):

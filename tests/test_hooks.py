@@ -16,7 +16,7 @@ from transom.config import Setting
 from transom.errors import InvalidPayloadError, StartupError
 from transom.events import Filter, Listener
 from transom.health import HealthCheck
-from transom.permissions.engine import Rule
+from transom.permissions.rules import Rule
 from transom.system.migrations import Migration
 
 pytestmark = pytest.mark.backends("sqlite")

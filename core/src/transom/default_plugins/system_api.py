@@ -18,7 +18,7 @@ from ..errors import ForbiddenError, InvalidCredentialsError, InvalidPayloadErro
 from ..http import crud
 from ..http.context import current_cms, get_accountability
 from ..http.responses import json_response, request_json
-from ..permissions.engine import ACTIONS
+from ..permissions.rules import ACTIONS
 from ..query import parse_query
 from ..services.items import ItemsService
 

@@ -193,8 +193,8 @@ class AccessResolver:
         return self._cached(("token", token), compute)
 
     def permissions(self, accountability: Accountability | None) -> Any:
-        """The :class:`~transom.permissions.engine.Permissions` of a caller (rows cached)."""
-        from .engine import Permissions, load_permission_rows
+        """The :class:`~transom.permissions.rules.Permissions` of a caller (rows cached)."""
+        from .rules import Permissions, load_permission_rows
 
         if accountability is None or accountability.admin:
             return Permissions(self.cms, accountability)

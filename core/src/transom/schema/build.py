@@ -131,7 +131,7 @@ def _collection_schema(table: RawTable, raw: RawSchema) -> dict[str, Any]:
 
 def _query_type(type_: str) -> sa.types.TypeEngine[Any]:
     """Column types for compiling queries: no result processing (values are converted once,
-    by :mod:`transom.engine.values`), but integers typed so auto-increment keys work."""
+    by :mod:`transom.compiler.values`), but integers typed so auto-increment keys work."""
     if type_ == "integer":
         return sa.Integer()
     if type_ == "bigInteger":

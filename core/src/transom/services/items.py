@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from ..engine.aggregate import run_aggregate
-from ..engine.context import CompileContext
-from ..engine.reader import Reader
-from ..engine.tree import build_tree
-from ..engine.values import ValueError_, to_db
-from ..engine.writer import Mutation
+from ..compiler.aggregate import run_aggregate
+from ..compiler.context import CompileContext
+from ..compiler.reader import Reader
+from ..compiler.tree import build_tree
+from ..compiler.values import ValueError_, to_db
+from ..compiler.writer import Mutation
 from ..errors import ForbiddenError, InvalidPayloadError, TransomError
 from ..events import PendingEvents
 from ..permissions.access import ACCESS_COLLECTIONS
@@ -275,7 +275,7 @@ class ItemsService:
             parts = [reader.where(coll, table, query.copy(search=query.search))]
             row_filter = access.row_filter()
             if action != "read" and row_filter is not None:
-                from ..engine.filters import compile_filter, resolve
+                from ..compiler.where import compile_filter, resolve
 
                 parts.append(compile_filter(ctx, coll, table, resolve(ctx, row_filter),
                                             trusted=True))
@@ -307,7 +307,7 @@ class ItemsService:
         coll = self.coll()
         flt = access.row_filter()
         ctx = self._context()
-        from ..engine.filters import compile_filter, resolve
+        from ..compiler.where import compile_filter, resolve
 
         table = ctx.alias(coll)
         assert coll.primary_key is not None

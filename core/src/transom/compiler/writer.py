@@ -38,7 +38,7 @@ from .values import CONCEALED, ValueError_, to_db
 if TYPE_CHECKING:
     from ..accountability import Accountability
     from ..kernel import Transom
-    from ..permissions.engine import Permissions
+    from ..permissions.rules import Permissions
     from ..schema.model import SchemaSnapshot
 
 _ERRORS = {

@@ -18,9 +18,9 @@ from ..query import Query
 from ..query.filters import parse_function
 from ..schema.model import Collection
 from .context import CompileContext
-from .filters import compile_filter, function_expression, resolve
 from .tree import ColumnOut, FunctionOut, Node, RelationOut
 from .values import out_converter, out_int
+from .where import compile_filter, function_expression, resolve
 
 IN_CHUNK = 20_000  # bound parameters per IN list (under every driver's limit)
 
@@ -58,7 +58,7 @@ class Reader:
         conds = []
         numeric = _as_number(term)
         is_uuid = _is_uuid(term)
-        from .filters import escape_like
+        from .where import escape_like
 
         pattern = f"%{escape_like(term)}%"
         for name, f in coll.fields.items():

@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from ..errors import ForbiddenError, InvalidQueryError
 from ..query import Query
 from ..query.filters import parse_function
-from .filters import function_expression
 from .reader import Reader
 from .values import out_converter, out_int
+from .where import function_expression
 
 _NUMERIC_ONLY = {"sum", "sumDistinct", "avg", "avgDistinct"}
 _FUNCS = {"count", "countDistinct", "countAll", "sum", "sumDistinct", "avg", "avgDistinct",

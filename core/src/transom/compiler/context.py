@@ -14,7 +14,7 @@ from ..errors import ForbiddenError
 if TYPE_CHECKING:
     from ..accountability import Accountability
     from ..dialects import Dialect
-    from ..permissions.engine import CollectionAccess, Permissions
+    from ..permissions.rules import CollectionAccess, Permissions
     from ..schema.model import Collection, SchemaSnapshot
 
 
