@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from flask import Blueprint
+from transom_auth_jwt import CLAIMS_KEY, request_claims
 
 from transom import hookimpl
 from transom.http.context import get_accountability
@@ -23,6 +24,7 @@ def whoami() -> Any:
     return json_response({"data": {
         "user": acc.user, "role": acc.role, "admin": acc.admin, "app": acc.app,
         "session": acc.session, "ip": acc.ip,
+        "claims": acc.extra.get(CLAIMS_KEY), "request_claims": request_claims(),
     }})
 
 

@@ -226,6 +226,133 @@ def test_forged_tokens_are_invalid(client: Any) -> None:
         assert error(whoami(client, bad)) == (403, "INVALID_TOKEN", "Invalid token."), name
 
 
+DIRECTUS_CLAIMS = {"id", "role", "app_access", "admin_access", "iat", "exp", "iss"}
+
+
+def test_tokens_carry_exactly_directus_claims(client: Any) -> None:
+    """flask-jwt-extended checks the tokens, but they stay Directus's: no jti/type/fresh/nbf."""
+    data = login(client).get_json()["data"]
+    refreshed = client.post("/auth/refresh", json={"refresh_token": data["refresh_token"]})
+    for token in (data["access_token"], refreshed.get_json()["data"]["access_token"]):
+        assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
+        claims = claims_of(token)
+        assert set(claims) == DIRECTUS_CLAIMS and claims["iss"] == "directus"
+        assert all(isinstance(claims[k], int) for k in ("iat", "exp"))
+    resp = login(client, mode="session")
+    token = set_cookie_headers(resp, "directus_session_token")[0].split(";")[0].split("=", 1)[1]
+    assert set(claims_of(token)) == DIRECTUS_CLAIMS | {"session"}
+
+
+def test_verified_claims_travel_with_the_caller(client: Any) -> None:
+    token = login(client).get_json()["data"]["access_token"]
+    me = whoami(client, token).get_json()["data"]
+    assert me["claims"] == claims_of(token) == me["request_claims"]
+    # Static tokens carry no JWT claims.
+    static = whoami(client, ADMIN_TOKEN).get_json()["data"]
+    assert static["claims"] is None and static["request_claims"] is None
+
+
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+def test_more_forged_tokens_are_invalid(app: Any, client: Any) -> None:
+    token = login(client).get_json()["data"]["access_token"]
+    claims = claims_of(token)
+    header, payload, signature = token.split(".")
+    no_exp = {k: v for k, v in claims.items() if k != "exp"}
+    forged = {
+        "no exp": jwt.encode(no_exp, SECRET, algorithm="HS256"),
+        "HS384": jwt.encode(claims, SECRET, algorithm="HS384"),
+        "header says HS512": f"{b64({'alg': 'HS512', 'typ': 'JWT'})}.{payload}.{signature}",
+        "alg none, no signature": f"{b64({'alg': 'none'})}.{payload}.",
+        "mangled signature": f"{header}.{payload}.!!not-base64!!",
+        "one-byte secret": jwt.encode(claims, "x", algorithm="HS256"),
+    }
+    for name, bad in forged.items():
+        assert error(whoami(client, bad)) == (403, "INVALID_TOKEN", "Invalid token."), name
+    # A payload that does not decode is not recognisably ours: on to the static tokens.
+    assert error(whoami(client, f"{header}.{payload}x.{signature}"))[:2] == \
+        (401, "INVALID_CREDENTIALS")
+    # Expiry is checked before anything else is trusted, even on a token without a user.
+    now = int(time.time())
+    expired = jwt.encode({"iss": "directus", "iat": now - 20, "exp": now - 10}, SECRET,
+                         algorithm="HS256")
+    assert error(whoami(client, expired)) == (401, "TOKEN_EXPIRED", "Token expired.")
+    # A genuine password-reset link is not an access token.
+    reset = jwt.encode({"id": claims["id"], "email": ADMIN_EMAIL, "scope": "password-reset",
+                        "iss": "directus", "iat": now, "exp": now + 60},
+                       f"{SECRET}:{'0' * 64}", algorithm="HS256")
+    assert error(whoami(client, reset))[:2] == (403, "INVALID_TOKEN")
+
+
+@pytest.mark.backends("sqlite")
+def test_reset_link_is_not_an_access_token(auth_app: Callable[..., Any]) -> None:
+    app = auth_app()
+    client = app.test_client()
+    client.post("/auth/password/request", json={"email": ADMIN_EMAIL})
+    token = re.search(r"token=([\w.-]+)", _mail(app)[-1].text).group(1)
+    assert error(whoami(client, token))[:2] == (403, "INVALID_TOKEN")
+    assert client.post("/auth/password/reset",
+                       json={"token": token, "password": "NewPassword456"}).status_code == 204
+
+
+def test_expired_reset_link(auth_app: Callable[..., Any]) -> None:
+    app = auth_app(PASSWORD_RESET_TOKEN_TTL="1ms")
+    client = app.test_client()
+    client.post("/auth/password/request", json={"email": ADMIN_EMAIL})
+    token = re.search(r"token=([\w.-]+)", _mail(app)[-1].text).group(1)
+    time.sleep(1.1)  # whole seconds in exp
+    resp = client.post("/auth/password/reset", json={"token": token, "password": "x" * 12})
+    assert error(resp) == (401, "TOKEN_EXPIRED", "Token expired.")
+
+
+def test_session_refresh_with_an_expired_session_jwt(app: Any, client: Any) -> None:
+    """In session mode the cookie's signature is checked but not its expiry: the row rules."""
+    resp = login(client, mode="session")
+    token = set_cookie_headers(resp, "directus_session_token")[0].split(";")[0].split("=", 1)[1]
+    now = int(time.time())
+    stale = jwt.encode({**claims_of(token), "iat": now - 100, "exp": now - 10}, SECRET,
+                       algorithm="HS256")
+    client.set_cookie("directus_session_token", stale)
+    assert error(whoami(client))[:2] == (401, "TOKEN_EXPIRED")
+    client.set_cookie("directus_session_token", stale)  # that answer cleared the cookie
+    refreshed = client.post("/auth/refresh", json={"mode": "session"})
+    assert refreshed.status_code == 200
+    assert whoami(client).get_json()["data"]["session"]
+    # A forged cookie is refused, expired or not.
+    forged = jwt.encode({**claims_of(token), "exp": now - 10}, "another-secret-" * 4,
+                        algorithm="HS256")
+    client.set_cookie("directus_session_token", forged)
+    assert error(client.post("/auth/refresh", json={"mode": "session"}))[:2] == \
+        (403, "INVALID_TOKEN")
+
+
+@pytest.mark.backends("sqlite")
+def test_library_errors_keep_directus_envelope(app: Any) -> None:
+    """The JWTManager's error handlers answer in Directus's envelope, should a token error of
+    flask-jwt-extended ever escape to Flask (a route calling ``decode_token`` unguarded)."""
+    from flask_jwt_extended import decode_token
+    from flask_jwt_extended.exceptions import NoAuthorizationError
+
+    now = int(time.time())
+    expired = jwt.encode({"iss": "directus", "iat": now - 20, "exp": now - 10}, SECRET,
+                         algorithm="HS256")
+
+    def missing() -> None:
+        raise NoAuthorizationError("Missing Authorization Header")
+
+    calls = {"expired": lambda: decode_token(expired), "decode": lambda: decode_token("x.y.z"),
+             "missing": missing}
+
+    @app.get("/test/raise/<name>")
+    def _raise(name: str) -> Any:
+        calls[name]()
+        return "unreachable"
+
+    client = app.test_client()
+    assert error(client.get("/test/raise/expired")) == (401, "TOKEN_EXPIRED", "Token expired.")
+    assert error(client.get("/test/raise/decode")) == (403, "INVALID_TOKEN", "Invalid token.")
+    assert error(client.get("/test/raise/missing"))[:2] == (401, "INVALID_CREDENTIALS")
+
+
 def test_token_transport_rules(client: Any) -> None:
     token = login(client).get_json()["data"]["access_token"]
     assert whoami(client, token).status_code == 200

@@ -13,14 +13,15 @@ from flask import g
 
 from transom import hookimpl
 
+from . import jwt_tokens
 from .local import LocalProvider
-from .resolve import CLEAR_SESSION_FLAG, accountability_for_request
+from .resolve import CLAIMS_KEY, CLEAR_SESSION_FLAG, accountability_for_request, request_claims
 from .routes import bp
 from .service import InvalidProviderError
 from .settings import SETTINGS
 from .state import get_state
 
-__all__ = ["InvalidProviderError", "LocalProvider", "get_state"]
+__all__ = ["CLAIMS_KEY", "InvalidProviderError", "LocalProvider", "get_state", "request_claims"]
 
 
 @hookimpl
@@ -41,6 +42,7 @@ def register_auth_providers(cms: Any) -> Any:
 @hookimpl
 def init_app(cms: Any, app: Any) -> None:
     state = get_state(cms)  # fail at start-up, not on the first login, if misconfigured
+    jwt_tokens.install(app, state.secret)  # flask-jwt-extended checks every token
     cookie = state.settings.session_cookie
 
     @app.after_request

@@ -5,6 +5,10 @@ even one shaped like a JWT) is left to the next resolver. Ours must then be HS25
 ``SECRET`` (else 403 ``INVALID_TOKEN``) and unexpired (else 401 ``TOKEN_EXPIRED``); the user
 is read again from the database so that a suspension or a new role applies at once; a session
 token (``session`` claim) works only while its ``directus_sessions`` row does.
+
+The verified claims go with the caller: ``accountability.extra["jwt_claims"]`` for a user's
+token, and :func:`request_claims` (the request's WSGI environ) for any verified token, share
+tokens included, which are left to a shares plugin.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import g
+from flask import g, request
 
 from transom.accountability import Accountability
 from transom.auth.tokens import extract_token, looks_like_jwt
@@ -23,6 +27,15 @@ from . import jwt_tokens, service
 from .state import AuthState, get_state
 
 CLEAR_SESSION_FLAG = "_auth_jwt_clear_session_cookie"
+#: Where the verified claims are kept: ``Accountability.extra`` and the WSGI environ.
+CLAIMS_KEY = "jwt_claims"
+_ENVIRON_KEY = "transom_auth_jwt.claims"
+
+
+def request_claims(req: Any = None) -> dict[str, Any] | None:
+    """The verified claims of the Directus JWT of ``req`` (default: the current request),
+    or None when it carried none or it has not been resolved yet."""
+    return (req if req is not None else request).environ.get(_ENVIRON_KEY)
 
 
 def accountability_for_request(cms: Any, request: Any) -> Accountability | None:
@@ -32,7 +45,8 @@ def accountability_for_request(cms: Any, request: Any) -> Accountability | None:
     if not token or not looks_like_jwt(token) or not jwt_tokens.is_directus_jwt(token):
         return None
     try:
-        claims = jwt_tokens.verify(token, state.secret)
+        claims = jwt_tokens.decode(token)
+        request.environ[_ENVIRON_KEY] = claims
         return accountability_for_claims(cms, state, claims, client_ip())
     except Exception:
         if request.cookies.get(cookie_name) == token:
@@ -43,9 +57,9 @@ def accountability_for_request(cms: Any, request: Any) -> Accountability | None:
 
 def accountability_for_claims(cms: Any, state: AuthState, claims: dict[str, Any],
                               ip: str | None) -> Accountability | None:
-    """The caller of verified claims. Share tokens (``share`` without ``id``) are left to a
-    shares plugin, which finds the verified claims in ``flask.g.transom_jwt_claims``."""
-    g.transom_jwt_claims = claims
+    """The caller of verified claims, who carries them in ``extra["jwt_claims"]``. Share
+    tokens (``share`` without ``id``) are left to a shares plugin (see
+    :func:`request_claims`)."""
     raw_id = claims.get("id")
     if raw_id is None and claims.get("share") is not None:
         return None
@@ -63,4 +77,5 @@ def accountability_for_claims(cms: Any, state: AuthState, claims: dict[str, Any]
         raise InvalidCredentialsError()
     role = str(user.role) if user.role is not None else None
     return cms.access.for_user(user_id, role, ip,
-                               session=str(session) if session is not None else None)
+                               session=str(session) if session is not None else None,
+                               extra={CLAIMS_KEY: claims})

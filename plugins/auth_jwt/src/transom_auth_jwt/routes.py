@@ -118,7 +118,7 @@ def _refresh_token(state: AuthState, body: dict[str, Any], mode: str) -> str | N
         cookie = request.cookies.get(state.settings.session_cookie.name)
         if not cookie:
             return None
-        claims = jwt_tokens.verify(cookie, state.secret, check_expiry=False)
+        claims = jwt_tokens.decode(cookie, allow_expired=True)
         session = claims.get("session")
         return str(session) if session else None
     token = body.get("refresh_token")

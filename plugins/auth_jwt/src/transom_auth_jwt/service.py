@@ -426,7 +426,8 @@ def reset_password(cms: Any, state: AuthState, token: str, password: str) -> Non
         user = None
     if user is None:
         raise InvalidTokenError()
-    verified = jwt_tokens.verify(token, jwt_tokens.reset_key(state.secret, user["password"]))
+    verified = jwt_tokens.decode(token,
+                                 key=jwt_tokens.reset_key(state.secret, user["password"]))
     if verified.get("scope") != jwt_tokens.RESET_SCOPE or user["status"] != "active":
         raise InvalidTokenError()
     policy = password_policy(cms)
