@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import graphene
 from graphql import (
     GraphQLArgument,
     GraphQLBoolean,
@@ -24,7 +25,6 @@ from graphql import (
     GraphQLID,
     GraphQLInputField,
     GraphQLInputObjectType,
-    GraphQLInputType,
     GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
@@ -54,8 +54,8 @@ from .scalars import (
     GraphQLGeoJSON,
     GraphQLHash,
     GraphQLJSON,
-    GraphQLStringOrFloat,
 )
+from .shared import GRAPHENE_SCALARS, input_object, new_type_map, shared_types
 
 SCOPES = ("items", "system")
 SYSTEM_PREFIX = "directus_"
@@ -78,83 +78,34 @@ def _ext(info: Any) -> dict[str, Any]:
 
 
 class _Shared:
-    """Types every schema shares in shape (rebuilt per schema: types belong to one schema)."""
+    """Types every schema shares in shape, declared with graphene in :mod:`.shared` (made
+    anew per schema: types belong to one schema)."""
 
     def __init__(self) -> None:
-        def ops(name: str, value: GraphQLInputType, extra: dict[str, GraphQLInputType],
-                ordered: bool = False, strings: bool = False) -> GraphQLInputObjectType:
-            fields: dict[str, GraphQLInputField] = {
-                "_eq": GraphQLInputField(value), "_neq": GraphQLInputField(value)}
-            if strings:
-                for op in ("_contains", "_icontains", "_ncontains", "_nicontains",
-                           "_starts_with", "_istarts_with", "_nstarts_with", "_nistarts_with",
-                           "_ends_with", "_iends_with", "_nends_with", "_niends_with"):
-                    fields[op] = GraphQLInputField(value)
-            if ordered:
-                for op in ("_lt", "_lte", "_gt", "_gte"):
-                    fields[op] = GraphQLInputField(value)
-            for op, t in extra.items():
-                fields[op] = GraphQLInputField(t)
-            return GraphQLInputObjectType(name, fields)
-
-        boolean = GraphQLBoolean
-        flags = {"_null": boolean, "_nnull": boolean}
-        empties = {"_empty": boolean, "_nempty": boolean}
-
-        def lists(t: GraphQLInputType, between: bool = False) -> dict[str, GraphQLInputType]:
-            out: dict[str, GraphQLInputType] = {"_in": GraphQLList(t), "_nin": GraphQLList(t)}
-            if between:
-                out["_between"] = GraphQLList(t)
-                out["_nbetween"] = GraphQLList(t)
-            return out
-
-        self.string_ops = ops("string_filter_operators", GraphQLString,
-                              {**lists(GraphQLString), **flags, **empties}, strings=True)
-        self.number_ops = ops("number_filter_operators", GraphQLStringOrFloat,
-                              {**lists(GraphQLStringOrFloat, True), **flags}, ordered=True)
-        self.bigint_ops = ops("big_int_filter_operators", GraphQLBigInt,
-                              {**lists(GraphQLBigInt, True), **flags}, ordered=True)
-        self.date_ops = ops("date_filter_operators", GraphQLString,
-                            {**lists(GraphQLString), "_between": GraphQLList(GraphQLStringOrFloat),
-                             "_nbetween": GraphQLList(GraphQLStringOrFloat), **flags},
-                            ordered=True)
-        self.boolean_ops = ops("boolean_filter_operators", GraphQLBoolean, flags)
-        # ID operators: Directus's set, plus the ordering ones (integer keys compare).
-        self.id_ops = ops("id_filter_operators", GraphQLID,
-                          {**lists(GraphQLID, True), **flags, **empties}, ordered=True,
-                          strings=True)
-        self.hash_ops = GraphQLInputObjectType("hash_filter_operators", {
-            k: GraphQLInputField(t) for k, t in {**flags, **empties}.items()})
-        self.geometry_ops = ops("geometry_filter_operators", GraphQLGeoJSON, {
-            "_intersects": GraphQLGeoJSON, "_nintersects": GraphQLGeoJSON,
-            "_intersects_bbox": GraphQLGeoJSON, "_nintersects_bbox": GraphQLGeoJSON, **flags})
-
-        def fn_filter(name: str, functions: tuple[str, ...]) -> GraphQLInputObjectType:
-            return GraphQLInputObjectType(name, {
-                f: GraphQLInputField(self.number_ops) for f in functions})
-
-        def fn_type(name: str, functions: tuple[str, ...]) -> GraphQLObjectType:
-            return GraphQLObjectType(name, {f: GraphQLField(GraphQLInt) for f in functions})
-
-        both = DATE_FUNCTIONS + TIME_FUNCTIONS
-        self.count_fn_filter = fn_filter("count_function_filter_operators", ("count",))
-        self.date_fn_filter = fn_filter("date_function_filter_operators", DATE_FUNCTIONS)
-        self.time_fn_filter = fn_filter("time_function_filter_operators", TIME_FUNCTIONS)
-        self.datetime_fn_filter = fn_filter("datetime_function_filter_operators", both)
-        self.count_fns = fn_type("count_functions", ("count",))
-        self.date_fns = fn_type("date_functions", DATE_FUNCTIONS)
-        self.time_fns = fn_type("time_functions", TIME_FUNCTIONS)
-        self.datetime_fns = fn_type("datetime_functions", both)
-        self.page_info = GraphQLObjectType("PageInfo", {
-            "hasNextPage": GraphQLField(GraphQLNonNull(GraphQLBoolean)),
-            "hasPreviousPage": GraphQLField(GraphQLNonNull(GraphQLBoolean)),
-            "startCursor": GraphQLField(GraphQLString),
-            "endCursor": GraphQLField(GraphQLString),
-        }, description="Relay page information (Transom extension).")
-        self.delete_one = GraphQLObjectType("delete_one", {
-            "id": GraphQLField(GraphQLNonNull(GraphQLID))})
-        self.delete_many = GraphQLObjectType("delete_many", {
-            "ids": GraphQLField(GraphQLNonNull(GraphQLList(GraphQLID)))})
+        #: graphene's type map of this schema (the shared types, the mutation inputs)
+        self.type_map = new_type_map()
+        t: dict[str, Any] = shared_types(self.type_map)
+        self.string_ops = t["string_filter_operators"]
+        self.number_ops = t["number_filter_operators"]
+        self.bigint_ops = t["big_int_filter_operators"]
+        self.date_ops = t["date_filter_operators"]
+        self.boolean_ops = t["boolean_filter_operators"]
+        self.id_ops = t["id_filter_operators"]
+        self.hash_ops = t["hash_filter_operators"]
+        self.geometry_ops = t["geometry_filter_operators"]
+        self.count_fn_filter = t["count_function_filter_operators"]
+        self.date_fn_filter = t["date_function_filter_operators"]
+        self.time_fn_filter = t["time_function_filter_operators"]
+        self.datetime_fn_filter = t["datetime_function_filter_operators"]
+        self.count_fns = t["count_functions"]
+        self.date_fns = t["date_functions"]
+        self.time_fns = t["time_functions"]
+        self.datetime_fns = t["datetime_functions"]
+        self.page_info = t["PageInfo"]
+        self.delete_one = t["delete_one"]
+        self.delete_many = t["delete_many"]
+        #: fields copied onto ``Query`` (``server_ping``, ``_empty``)
+        self.static_roots: dict[str, GraphQLField] = t["StaticRoots"].fields
 
     def operators_for(self, f: Field, is_key: bool) -> GraphQLInputObjectType:
         if is_key or f.type == "uuid":
@@ -499,13 +450,15 @@ class SchemaBuilder:
 
     # -- inputs --------------------------------------------------------------------------
     def input_type(self, collection: str, action: str) -> GraphQLInputObjectType | None:
+        """``create_<c>_input`` / ``update_<c>_input``, declared as a graphene input object
+        (in this schema's graphene type map) from what ``action`` allows."""
         key = (collection, action)
         if key in self.inputs:
             return self.inputs[key]
         coll = self.snapshot.collections[collection]
         access = self.access(collection, action)
         presets = access.presets() if hasattr(access, "presets") else {}
-        fields: dict[str, GraphQLInputField] = {}
+        fields: dict[str, Any] = {}
         for name, f in coll.fields.items():
             is_pk = name == coll.primary_key
             if not valid_name(name):
@@ -514,18 +467,18 @@ class SchemaBuilder:
                 continue
             rel = self.snapshot.relation(collection, name)
             if rel is not None:
-                fields[name] = GraphQLInputField(GraphQLJSON)  # a key, or nested items
+                fields[name] = GRAPHENE_SCALARS["JSON"]  # a key, or nested items
                 continue
             if f.is_alias:
                 continue
-            gtype: GraphQLInputType = GraphQLID if is_pk else scalar_for(f)  # type: ignore
+            gtype: Any = GRAPHENE_SCALARS["ID" if is_pk else scalar_for(f).name]
             if action == "create" and _required(f) and name not in presets:
-                gtype = GraphQLNonNull(gtype)
-            fields[name] = GraphQLInputField(gtype)
+                gtype = graphene.NonNull(gtype)
+            fields[name] = gtype
         result = None
         if fields:
-            result = GraphQLInputObjectType(f"{action}_{self.type_name(collection)}_input",
-                                            fields)
+            declared = input_object(f"{action}_{self.type_name(collection)}_input", fields)
+            result = self.shared.type_map.add_type(declared)
         self.inputs[key] = result
         return result
 
@@ -567,10 +520,10 @@ class SchemaBuilder:
             if "directus_users" in self.types:
                 out["users_me"] = self._root(self.object_type("directus_users"),
                                              RootInfo("me", "directus_users"))
-            out["server_ping"] = GraphQLField(GraphQLString, resolve=lambda *_a, **_k: "pong")
+            out["server_ping"] = self.shared.static_roots["server_ping"]
         if not out:
             # A schema needs a Query type with a field; this one only says "nothing here".
-            out["_empty"] = GraphQLField(GraphQLBoolean, resolve=lambda *_a, **_k: None)
+            out["_empty"] = self.shared.static_roots["_empty"]
         return out
 
     def mutation_fields(self) -> dict[str, GraphQLField]:

@@ -3,6 +3,10 @@
 Values reach the resolvers already in their JSON form (ItemsService converts them), so the
 output side mostly passes values through; the input side accepts the literal kinds Directus
 accepts.
+
+The scalars are graphene ``Scalar`` classes (``JSON``, ``GeoJSON``, ``Date``, ``Hash``,
+``BigInt``, ``StringOrFloat``); graphene's type map turns each into the graphql-core scalar
+the builder puts in every schema (``GraphQLJSON``... below, made once per process).
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import decimal
 from collections.abc import Callable
 from typing import Any
 
+import graphene
+from graphene.types.schema import TypeMap
 from graphql import (
     FloatValueNode,
     GraphQLError,
@@ -31,25 +37,36 @@ def _json_out(value: Any) -> Any:
     return value
 
 
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _hash_out(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 def _untyped(node: ValueNode, variables: dict[str, Any] | None = None) -> Any:
     return value_from_ast_untyped(node, variables)
 
 
-GraphQLJSON = GraphQLScalarType(
-    name="JSON",
-    description="Any JSON value (objects, arrays, strings, numbers, booleans, null).",
-    serialize=_json_out,
-    parse_value=lambda v: v,
-    parse_literal=_untyped,
-)
+class JSON(graphene.Scalar):
+    class Meta:
+        name = "JSON"
+        description = "Any JSON value (objects, arrays, strings, numbers, booleans, null)."
 
-GraphQLGeoJSON = GraphQLScalarType(
-    name="GeoJSON",
-    description="A GeoJSON geometry object.",
-    serialize=_json_out,
-    parse_value=lambda v: v,
-    parse_literal=_untyped,
-)
+    serialize = staticmethod(_json_out)
+    parse_value = staticmethod(_identity)
+    parse_literal = staticmethod(_untyped)
+
+
+class GeoJSON(graphene.Scalar):
+    class Meta:
+        name = "GeoJSON"
+        description = "A GeoJSON geometry object."
+
+    serialize = staticmethod(_json_out)
+    parse_value = staticmethod(_identity)
+    parse_literal = staticmethod(_untyped)
 
 
 def _date_out(value: Any) -> Any:
@@ -76,21 +93,24 @@ def _string_value(name: str) -> Callable[[Any], str]:
     return parse
 
 
-GraphQLDate = GraphQLScalarType(
-    name="Date",
-    description="A date, date-time or time as an ISO 8601 string.",
-    serialize=_date_out,
-    parse_value=_string_value("Date"),
-    parse_literal=_string_literal("Date"),
-)
+class Date(graphene.Scalar):
+    class Meta:
+        name = "Date"
+        description = "A date, date-time or time as an ISO 8601 string."
 
-GraphQLHash = GraphQLScalarType(
-    name="Hash",
-    description="A hashed value (write the plain value; reads are concealed).",
-    serialize=lambda v: None if v is None else str(v),
-    parse_value=_string_value("Hash"),
-    parse_literal=_string_literal("Hash"),
-)
+    serialize = staticmethod(_date_out)
+    parse_value = staticmethod(_string_value("Date"))
+    parse_literal = staticmethod(_string_literal("Date"))
+
+
+class Hash(graphene.Scalar):
+    class Meta:
+        name = "Hash"
+        description = "A hashed value (write the plain value; reads are concealed)."
+
+    serialize = staticmethod(_hash_out)
+    parse_value = staticmethod(_string_value("Hash"))
+    parse_literal = staticmethod(_string_literal("Hash"))
 
 
 def _bigint_out(value: Any) -> str:
@@ -124,13 +144,14 @@ def _bigint_literal(node: ValueNode, _variables: dict[str, Any] | None = None) -
     raise GraphQLError("BigInt cannot represent a non-integer value.", node)
 
 
-GraphQLBigInt = GraphQLScalarType(
-    name="BigInt",
-    description="A 64-bit integer, sent as a string.",
-    serialize=_bigint_out,
-    parse_value=_bigint_in,
-    parse_literal=_bigint_literal,
-)
+class BigInt(graphene.Scalar):
+    class Meta:
+        name = "BigInt"
+        description = "A 64-bit integer, sent as a string."
+
+    serialize = staticmethod(_bigint_out)
+    parse_value = staticmethod(_bigint_in)
+    parse_literal = staticmethod(_bigint_literal)
 
 
 def _string_or_float_in(value: Any) -> Any:
@@ -149,13 +170,24 @@ def _string_or_float_literal(node: ValueNode, _variables: dict[str, Any] | None 
     raise GraphQLError("StringOrFloat cannot represent this value.", node)
 
 
-GraphQLStringOrFloat = GraphQLScalarType(
-    name="StringOrFloat",
-    description="A number, or a string such as a dynamic variable ($NOW, $CURRENT_USER).",
-    serialize=lambda v: v,
-    parse_value=_string_or_float_in,
-    parse_literal=_string_or_float_literal,
-)
+class StringOrFloat(graphene.Scalar):
+    class Meta:
+        name = "StringOrFloat"
+        description = "A number, or a string such as a dynamic variable ($NOW, $CURRENT_USER)."
+
+    serialize = staticmethod(_identity)
+    parse_value = staticmethod(_string_or_float_in)
+    parse_literal = staticmethod(_string_or_float_literal)
+
+
+def to_core(*types: type[graphene.Scalar]) -> tuple[GraphQLScalarType, ...]:
+    """The graphql-core scalars graphene makes of ``types`` (``GrapheneScalarType``)."""
+    type_map = TypeMap(types=list(types), auto_camelcase=False)
+    return tuple(type_map[t._meta.name] for t in types)
+
+
+GraphQLJSON, GraphQLGeoJSON, GraphQLDate, GraphQLHash, GraphQLBigInt, GraphQLStringOrFloat = \
+    to_core(JSON, GeoJSON, Date, Hash, BigInt, StringOrFloat)
 
 CUSTOM_SCALARS = (GraphQLJSON, GraphQLGeoJSON, GraphQLDate, GraphQLHash, GraphQLBigInt,
                   GraphQLStringOrFloat)
