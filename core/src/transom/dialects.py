@@ -4,18 +4,23 @@ A dialect is not a fork of the query compiler. It declares what the database can
 ``supports_*`` flags, all False by default so a dialect claims only what it proves in the
 compliance suite), builds the SQLAlchemy engine, introspects the catalogue in bounded
 queries, compiles the handful of expressions that differ between vendors (date parts, JSON
-paths, case-insensitive LIKE) and translates driver errors into Directus's error codes.
+paths, case-insensitive LIKE), owns the DDL that differs (altering a column, SQLite's table
+rebuild, dropping indexes and foreign keys) and translates driver errors into Directus's
+error codes. Core never branches on a dialect's name: it reads a flag or calls a method.
 Dialect distributions register a subclass through ``register_dialects``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import CreateColumn, ExecutableDDLElement
 
 from .errors import StartupError
 
@@ -25,19 +30,15 @@ if TYPE_CHECKING:
 
 
 #: Capability names, each a ``supports_<name>`` class attribute on :class:`Dialect`.
+#: Each one is read by core, which behaves differently on it; what a dialect method already
+#: hides (ILIKE, UUID and boolean storage, JSON paths...) needs no flag.
 CAPABILITIES: tuple[str, ...] = (
     "returning",
-    "json_ops",
-    "ilike",
-    "upsert",
     "transactional_ddl",
     "schemas",
-    "window_functions",
     "alter_column",
-    "native_uuid",
-    "native_boolean",
     "foreign_keys",
-    "views",
+    "alter_constraints",
 )
 
 DATE_PARTS = ("year", "month", "week", "day", "weekday", "hour", "minute", "second")
@@ -52,6 +53,56 @@ def only_tables(only: Collection[str] | None) -> list[str] | None:
     if isinstance(only, str):
         return [only]
     return list(dict.fromkeys(str(name) for name in only))
+
+
+# -- small DDL elements SQLAlchemy Core has no construct for -------------------------------
+class AlterTable(ExecutableDDLElement):
+    """``ALTER TABLE <table> ...``; subclasses compile the rest (dialect distributions add
+    their own, compiled for their database only)."""
+
+    def __init__(self, table: sa.Table, column: sa.Column[Any] | None = None,
+                 name: str | None = None) -> None:
+        self.table = table
+        self.column = column
+        self.name = name
+
+    @staticmethod
+    def table_sql(compiler: Any, element: AlterTable) -> str:
+        return str(compiler.preparer.format_table(element.table))
+
+    @staticmethod
+    def column_sql(compiler: Any, element: AlterTable) -> str:
+        name = element.column.name if element.column is not None else element.name
+        return str(compiler.preparer.quote(name))
+
+
+class AddColumn(AlterTable):
+    pass
+
+
+class DropColumn(AlterTable):
+    pass
+
+
+class DropView(AlterTable):
+    pass
+
+
+@compiles(AddColumn)
+def _add_column(element: AddColumn, compiler: Any, **kw: Any) -> str:
+    return (f"ALTER TABLE {AlterTable.table_sql(compiler, element)} ADD COLUMN "
+            f"{compiler.process(CreateColumn(element.column), **kw)}")
+
+
+@compiles(DropColumn)
+def _drop_column(element: DropColumn, compiler: Any, **kw: Any) -> str:
+    return (f"ALTER TABLE {AlterTable.table_sql(compiler, element)} DROP COLUMN "
+            f"{AlterTable.column_sql(compiler, element)}")
+
+
+@compiles(DropView)
+def _drop_view(element: DropView, compiler: Any, **kw: Any) -> str:
+    return f"DROP VIEW {AlterTable.table_sql(compiler, element)}"
 
 
 @dataclass(frozen=True)
@@ -88,18 +139,20 @@ class Dialect:
     vendor: ClassVar[str] = ""
     default_port: ClassVar[int | None] = None
 
+    #: ``INSERT ... RETURNING`` (the item writer reads keys back in the same statement)
     supports_returning: ClassVar[bool] = False
-    supports_json_ops: ClassVar[bool] = False
-    supports_ilike: ClassVar[bool] = False
-    supports_upsert: ClassVar[bool] = False
+    #: DDL takes part in transactions (else schema changes register compensating steps)
     supports_transactional_ddl: ClassVar[bool] = False
+    #: named schemas (``DB_SCHEMA``) qualify tables
     supports_schemas: ClassVar[bool] = False
-    supports_window_functions: ClassVar[bool] = False
+    #: :meth:`alter_column` changes a column's type, size, nullability or default in place
+    #: (else the fields service asks for :meth:`rebuild_table`, or refuses)
     supports_alter_column: ClassVar[bool] = False
-    supports_native_uuid: ClassVar[bool] = False
-    supports_native_boolean: ClassVar[bool] = False
+    #: foreign keys are declared and enforced
     supports_foreign_keys: ClassVar[bool] = False
-    supports_views: ClassVar[bool] = False
+    #: foreign keys can be added to and dropped from existing tables (else relations made
+    #: after the table are metadata only)
+    supports_alter_constraints: ClassVar[bool] = False
 
     #: execution options of read-only connections: dialects whose driver can skip the
     #: BEGIN/ROLLBACK round trip of a pooled read say so here (autocommit reads)
@@ -251,8 +304,8 @@ class Dialect:
     def upsert_statement(self, table: sa.Table, values: dict[str, Any],
                          conflict_columns: list[str],
                          update_columns: list[str] | None = None) -> Any:
-        """INSERT that updates ``update_columns`` when ``conflict_columns`` already exist
-        (dialects with ``supports_upsert``)."""
+        """INSERT that updates ``update_columns`` when ``conflict_columns`` already exist;
+        raises NotImplementedError where the database has no such statement."""
         raise NotImplementedError(f"{self.name} does not support upsert")
 
     @staticmethod
@@ -268,6 +321,59 @@ class Dialect:
             return stmt.on_conflict_do_nothing(index_elements=conflict_columns)
         return stmt.on_conflict_do_update(
             index_elements=conflict_columns, set_={c: stmt.excluded[c] for c in update})
+
+    # -- schema changes ---------------------------------------------------------------
+    def table_options(self, auto_increment: bool = False) -> dict[str, Any]:
+        """Dialect keyword arguments of a new ``sa.Table`` (``auto_increment``: its primary
+        key auto-increments)."""
+        return {}
+
+    def auto_increment_type(self, type_: sa.types.TypeEngine[Any]
+                            ) -> sa.types.TypeEngine[Any]:
+        """The type of an auto-incrementing primary key stored as ``type_``."""
+        return type_
+
+    @contextmanager
+    def schema_change_connection(self, engine: Engine, rebuild: bool = False
+                                 ) -> Iterator[tuple[Connection, bool]]:
+        """The connection a schema change runs on (the caller begins the transaction), and
+        whether :meth:`rebuild_table` may run on it. ``rebuild`` asks for that: dialects
+        that alter columns by rebuilding their table prepare the connection for it (SQLite
+        turns foreign keys off around the transaction). By default there is no rebuild."""
+        with engine.connect() as conn:
+            yield conn, False
+
+    def alter_column(self, conn: Connection, table: sa.Table, column: sa.Column[Any],
+                     changes: Collection[str]) -> None:
+        """Change ``column`` of ``table`` (a throw-away table holding just that column, as
+        it should become) in place; ``changes`` is a subset of ``type``, ``size``,
+        ``nullable`` and ``default``. Called only when :attr:`supports_alter_column`."""
+        raise NotImplementedError(f"{self.name} cannot alter columns")
+
+    def rebuild_table(self, conn: Connection, table: str, column: sa.Column[Any]) -> None:
+        """Replace one column's definition by rebuilding the table, for dialects without
+        :attr:`supports_alter_column`; runs on a connection :meth:`schema_change_connection`
+        prepared with ``rebuild=True`` (and said so)."""
+        raise NotImplementedError(f"{self.name} cannot rebuild tables")
+
+    def drop_column(self, conn: Connection, table: sa.Table, name: str) -> None:
+        """``ALTER TABLE ... DROP COLUMN``, with whatever the database needs first."""
+        conn.execute(DropColumn(table, name=name))
+
+    def drop_index(self, conn: Connection, table: sa.Table, name: str,
+                   is_constraint: bool) -> None:
+        """Drop a single-column index or unique constraint of ``table`` (a throw-away
+        table holding that column); ``is_constraint`` tells a constraint from an index."""
+        column = next(iter(table.columns))
+        sa.Index(name, column).drop(conn)
+
+    def add_foreign_key(self, conn: Connection, fk: sa.ForeignKeyConstraint) -> None:
+        """Add a foreign key to an existing table (:attr:`supports_alter_constraints`)."""
+        conn.execute(sa.schema.AddConstraint(fk))
+
+    def drop_foreign_key(self, conn: Connection, fk: sa.ForeignKeyConstraint) -> None:
+        """Drop a named foreign key of an existing table."""
+        conn.execute(sa.schema.DropConstraint(fk))
 
     # -- errors -----------------------------------------------------------------------
     def classify_error(self, exc: BaseException) -> DbErrorInfo | None:

@@ -52,7 +52,7 @@ def test_registration() -> None:
     assert (d.db_clients, d.url_schemes) == (("mssql",), ("mssql",))
     assert (d.name, d.vendor, d.default_driver, d.default_port) == (
         "mssql", "mssql", "mssql+pyodbc", 1433)
-    assert d.supports_native_uuid and not d.supports_upsert and d.supports_returning
+    assert d.supports_returning and not d.supports_alter_column and d.supports_alter_constraints
 
 
 def test_url_from_config() -> None:
@@ -387,3 +387,15 @@ def test_catalogue_fingerprint() -> None:
     assert list(compiled.binds) == ["schema"]
     for catalogue in ("sys.objects", "sys.columns", "sys.index_columns", "modify_date"):
         assert catalogue in text, catalogue
+
+
+def test_column_changes_are_refused_not_attempted() -> None:
+    """No alter_column() yet, and no table rebuild: the fields service refuses the change."""
+    d = MSSQLDialect()
+    assert not d.supports_alter_column
+    column = sa.Column("name", sa.String(100))
+    table = sa.Table("t", sa.MetaData(), column)
+    with pytest.raises(NotImplementedError):
+        d.alter_column(None, table, column, {"size"})  # type: ignore[arg-type]
+    with d.schema_change_connection(sa.create_engine("sqlite://"), rebuild=True) as (_c, ok):
+        assert ok is False

@@ -53,7 +53,7 @@ def test_registration() -> None:
     assert set(d.db_clients) == {"oracledb", "oracle"} and d.url_schemes == ("oracle",)
     assert (d.name, d.vendor, d.default_driver, d.default_port) == (
         "oracle", "oracle", "oracle+oracledb", 1521)
-    assert not d.supports_transactional_ddl and not d.supports_upsert
+    assert not d.supports_transactional_ddl and not d.supports_alter_column
 
 
 def test_url_from_config() -> None:
@@ -385,3 +385,15 @@ def test_catalogue_fingerprint() -> None:
     assert list(compiled.binds) == ["owner"]
     for catalogue in ("all_objects", "last_ddl_time", "all_tab_cols", "all_constraints"):
         assert catalogue in text, catalogue
+
+
+def test_column_changes_are_refused_not_attempted() -> None:
+    """No alter_column() yet, and no table rebuild: the fields service refuses the change."""
+    d = OracleDialect()
+    assert not d.supports_alter_column
+    column = sa.Column("name", sa.String(100))
+    table = sa.Table("t", sa.MetaData(), column)
+    with pytest.raises(NotImplementedError):
+        d.alter_column(None, table, column, {"size"})  # type: ignore[arg-type]
+    with d.schema_change_connection(sa.create_engine("sqlite://"), rebuild=True) as (_c, ok):
+        assert ok is False

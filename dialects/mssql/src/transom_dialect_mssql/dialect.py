@@ -79,17 +79,11 @@ class MSSQLDialect(Dialect):
     default_port = 1433
 
     supports_returning = True  # OUTPUT INSERTED.*
-    supports_json_ops = True  # JSON_VALUE / OPENJSON (2016+)
-    supports_ilike = False  # LOWER() on both sides; collations decide LIKE's case rules
-    supports_upsert = False  # MERGE exists, but SQLAlchemy has no insert-on-conflict for it
     supports_transactional_ddl = True
     supports_schemas = True
-    supports_window_functions = True
-    supports_alter_column = True
-    supports_native_uuid = True  # uniqueidentifier
-    supports_native_boolean = False  # bit
+    supports_alter_column = False  # no alter_column() yet: the fields service refuses
     supports_foreign_keys = True
-    supports_views = True
+    supports_alter_constraints = True
 
     #: Collation used to make LIKE case-sensitive whatever the column's collation is.
     case_sensitive_collation = "Latin1_General_100_CS_AS"

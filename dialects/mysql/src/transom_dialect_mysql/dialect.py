@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import CreateColumn
 
-from transom.dialects import DbErrorInfo, Dialect
+from transom.dialects import AlterTable, DbErrorInfo, Dialect
 
 from .introspect import catalogue_fingerprint_mysql, introspect_mysql, map_mysql_type
 
@@ -54,6 +56,16 @@ _INCORRECT = re.compile(
 STRICT_MODE = "STRICT_ALL_TABLES"
 
 
+class ModifyColumn(AlterTable):
+    """``ALTER TABLE ... MODIFY COLUMN <full definition>``."""
+
+
+@compiles(ModifyColumn)
+def _modify_column(element: ModifyColumn, compiler: Any, **kw: Any) -> str:
+    return (f"ALTER TABLE {AlterTable.table_sql(compiler, element)} MODIFY COLUMN "
+            f"{compiler.process(CreateColumn(element.column), **kw)}")
+
+
 class MySQLDialect(Dialect):
     """MySQL 8 and MariaDB 10.5 or later."""
 
@@ -67,17 +79,11 @@ class MySQLDialect(Dialect):
     default_port = 3306
 
     supports_returning = False  # MariaDB 10.5 has INSERT ... RETURNING, MySQL does not
-    supports_json_ops = True
-    supports_ilike = False  # LOWER() on both sides
-    supports_upsert = True  # ON DUPLICATE KEY UPDATE
     supports_transactional_ddl = False  # DDL commits implicitly
     supports_schemas = False  # a schema is a database
-    supports_window_functions = True
     supports_alter_column = True
-    supports_native_uuid = False  # MariaDB 10.7's UUID type has no MySQL counterpart
-    supports_native_boolean = False  # tinyint(1)
     supports_foreign_keys = True
-    supports_views = True
+    supports_alter_constraints = True
 
     # -- connecting ---------------------------------------------------------------------
     def url_from_config(self, config: Config) -> URL:
@@ -169,6 +175,11 @@ class MySQLDialect(Dialect):
         return expr.like(sa.literal(pattern, sa.String).collate("utf8mb4_bin"), escape="\\")
 
     # -- upsert -------------------------------------------------------------------------
+    # -- schema changes -------------------------------------------------------------------
+    def alter_column(self, conn: Connection, table: sa.Table, column: sa.Column[Any],
+                     changes: Collection[str]) -> None:
+        conn.execute(ModifyColumn(table, column))  # the whole definition, whatever changed
+
     def upsert_statement(
         self,
         table: sa.Table,

@@ -78,17 +78,11 @@ class OracleDialect(Dialect):
     default_port = 1521
 
     supports_returning = True  # RETURNING ... INTO
-    supports_json_ops = True  # JSON_VALUE / JSON_QUERY (12.2+)
-    supports_ilike = False  # LOWER() on both sides
-    supports_upsert = False  # MERGE exists, but SQLAlchemy has no insert-on-conflict for it
     supports_transactional_ddl = False  # DDL commits implicitly
     supports_schemas = True  # a schema is a user
-    supports_window_functions = True
-    supports_alter_column = True
-    supports_native_uuid = False
-    supports_native_boolean = False  # BOOLEAN arrived only in 23ai
+    supports_alter_column = False  # no alter_column() yet: the fields service refuses
     supports_foreign_keys = True
-    supports_views = True
+    supports_alter_constraints = True
 
     # -- connecting ---------------------------------------------------------------------
     def url_from_config(self, config: Config) -> URL:

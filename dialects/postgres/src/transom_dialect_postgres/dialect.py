@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.compiler import compiles
 
-from transom.dialects import DbErrorInfo, Dialect
+from transom.dialects import AlterTable, DbErrorInfo, Dialect
 
 from .introspect import catalogue_fingerprint_postgres, introspect_postgres, map_pg_type
 
@@ -50,6 +51,45 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+class SetType(AlterTable):
+    """``ALTER COLUMN ... TYPE ... USING col::type`` (PostgreSQL casts the rows)."""
+
+
+class SetNullable(AlterTable):
+    pass
+
+
+class SetDefault(AlterTable):
+    pass
+
+
+@compiles(SetType)
+def _set_type(element: SetType, compiler: Any, **kw: Any) -> str:
+    assert element.column is not None
+    type_sql = compiler.dialect.type_compiler_instance.process(
+        element.column.type, type_expression=element.column)
+    col = AlterTable.column_sql(compiler, element)
+    return (f"ALTER TABLE {AlterTable.table_sql(compiler, element)} ALTER COLUMN {col} "
+            f"TYPE {type_sql} USING {col}::{type_sql}")
+
+
+@compiles(SetNullable)
+def _set_nullable(element: SetNullable, compiler: Any, **kw: Any) -> str:
+    assert element.column is not None
+    action = "DROP NOT NULL" if element.column.nullable else "SET NOT NULL"
+    return (f"ALTER TABLE {AlterTable.table_sql(compiler, element)} ALTER COLUMN "
+            f"{AlterTable.column_sql(compiler, element)} {action}")
+
+
+@compiles(SetDefault)
+def _set_default(element: SetDefault, compiler: Any, **kw: Any) -> str:
+    assert element.column is not None
+    default = compiler.get_column_default_string(element.column)
+    action = "DROP DEFAULT" if default is None else f"SET DEFAULT {default}"
+    return (f"ALTER TABLE {AlterTable.table_sql(compiler, element)} ALTER COLUMN "
+            f"{AlterTable.column_sql(compiler, element)} {action}")
+
+
 class PostgresDialect(Dialect):
     """PostgreSQL 12 or later (generated columns are read from ``pg_attribute``)."""
 
@@ -63,17 +103,11 @@ class PostgresDialect(Dialect):
     default_port = 5432
 
     supports_returning = True
-    supports_json_ops = True
-    supports_ilike = True
-    supports_upsert = True
     supports_transactional_ddl = True
     supports_schemas = True
-    supports_window_functions = True
     supports_alter_column = True
-    supports_native_uuid = True
-    supports_native_boolean = True
     supports_foreign_keys = True
-    supports_views = True
+    supports_alter_constraints = True
 
     #: reads skip the BEGIN/ROLLBACK round trip (psycopg switches autocommit client-side)
     read_options: ClassVar[dict[str, Any]] = {"isolation_level": "AUTOCOMMIT"}
@@ -178,6 +212,25 @@ class PostgresDialect(Dialect):
         return expr.ilike(pattern, escape="\\")
 
     # -- upsert -------------------------------------------------------------------------
+    # -- schema changes -------------------------------------------------------------------
+    def alter_column(self, conn: Connection, table: sa.Table, column: sa.Column[Any],
+                     changes: Collection[str]) -> None:
+        if {"type", "size"} & set(changes):
+            conn.execute(SetType(table, column))
+        if "nullable" in changes:
+            conn.execute(SetNullable(table, column))
+        if "default" in changes:
+            conn.execute(SetDefault(table, column))
+
+    def drop_index(self, conn: Connection, table: sa.Table, name: str,
+                   is_constraint: bool) -> None:
+        if not is_constraint:
+            super().drop_index(conn, table, name, is_constraint)
+            return
+        uc = sa.UniqueConstraint(next(iter(table.columns)).name, name=name)
+        table.append_constraint(uc)
+        conn.execute(sa.schema.DropConstraint(uc))
+
     def upsert_statement(
         self,
         table: sa.Table,

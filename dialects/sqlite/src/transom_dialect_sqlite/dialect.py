@@ -11,7 +11,8 @@ from __future__ import annotations
 import decimal
 import re
 import sqlite3
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -22,6 +23,7 @@ from sqlalchemy.pool import QueuePool, StaticPool
 from transom.dialects import DbErrorInfo, Dialect
 
 from .introspect import catalogue_fingerprint_sqlite, introspect_sqlite, map_sqlite_type
+from .rebuild import rebuild_table
 
 if TYPE_CHECKING:
     from transom.config import Config
@@ -37,6 +39,9 @@ def _has_json1() -> bool:
         return False
     return True
 
+
+#: Whether this SQLite has the JSON functions the JSON filters compile to.
+HAS_JSON1 = _has_json1()
 
 _STRFTIME = {
     "year": "%Y",
@@ -101,17 +106,11 @@ class SQLiteDialect(Dialect):
     default_port = None
 
     supports_returning = sqlite3.sqlite_version_info >= (3, 35)
-    supports_json_ops = _has_json1()
-    supports_ilike = False  # lower() on both sides; SQLite has no ILIKE operator
-    supports_upsert = sqlite3.sqlite_version_info >= (3, 24)
     supports_transactional_ddl = True  # with the explicit BEGIN installed by create_engine
     supports_schemas = False
-    supports_window_functions = sqlite3.sqlite_version_info >= (3, 25)
     supports_alter_column = False  # SQLite rebuilds the table instead
-    supports_native_uuid = False
-    supports_native_boolean = False
     supports_foreign_keys = True  # PRAGMA foreign_keys=ON on every connection
-    supports_views = True
+    supports_alter_constraints = False  # only CREATE TABLE declares them
 
     read_options: ClassVar[dict[str, Any]] = {"isolation_level": "AUTOCOMMIT"}
     write_options: ClassVar[dict[str, Any]] = {"transom_sqlite_begin": "IMMEDIATE"}
@@ -223,6 +222,8 @@ class SQLiteDialect(Dialect):
         return sa.cast(value, sa.Integer)
 
     def json_extract(self, expr: Any, path: list[str | int]) -> Any:
+        if not HAS_JSON1:
+            raise NotImplementedError("this SQLite was built without the JSON functions")
         p = json_path(path)
         kind = sa.func.json_type(expr, p)
         return sa.case(
@@ -232,6 +233,8 @@ class SQLiteDialect(Dialect):
         )
 
     def json_array_length(self, expr: Any) -> Any:
+        if not HAS_JSON1:
+            raise NotImplementedError("this SQLite was built without the JSON functions")
         return sa.case((sa.func.json_type(expr) == "array", sa.func.json_array_length(expr)))
 
     def like(self, expr: Any, pattern: str) -> Any:
@@ -242,6 +245,50 @@ class SQLiteDialect(Dialect):
     def ilike(self, expr: Any, pattern: str) -> Any:
         # lower() on both sides in SQL: SQLite folds ASCII only, so fold both the same way.
         return sa.func.lower(expr).like(sa.func.lower(pattern), escape="\\")
+
+    # -- schema changes -------------------------------------------------------------------
+    @contextmanager
+    def schema_change_connection(self, engine: Engine, rebuild: bool = False
+                                 ) -> Iterator[tuple[Connection, bool]]:
+        """With ``rebuild``, foreign keys are off for the change, as SQLite's table rebuild
+        procedure requires; the pragma only works outside a transaction, so it is set
+        before ``BEGIN`` and restored after the commit or rollback."""
+        with engine.connect() as conn:
+            raw = conn.connection.driver_connection if rebuild else None
+            if raw is None:
+                yield conn, False
+                return
+            raw.execute("PRAGMA foreign_keys=OFF")
+            try:
+                yield conn, True
+            finally:
+                raw.execute("PRAGMA foreign_keys=ON")
+
+    def table_options(self, auto_increment: bool = False) -> dict[str, Any]:
+        # knex's "integer primary key autoincrement": keys are never reused
+        return {"sqlite_autoincrement": True} if auto_increment else {}
+
+    def auto_increment_type(self, type_: sa.types.TypeEngine[Any]
+                            ) -> sa.types.TypeEngine[Any]:
+        return sa.Integer()  # only INTEGER PRIMARY KEY is the rowid
+
+    def rebuild_table(self, conn: Connection, table: str, column: sa.Column[Any]) -> None:
+        rebuild_table(conn, table, column)
+
+    def drop_column(self, conn: Connection, table: sa.Table, name: str) -> None:
+        """SQLite refuses to drop an indexed column: its indexes go first."""
+        insp = sa.inspect(conn)
+        names = [uc["name"] for uc in insp.get_unique_constraints(table.name)
+                 if uc.get("column_names") == [name] and uc.get("name")]
+        names += [ix["name"] for ix in insp.get_indexes(table.name)
+                  if ix.get("column_names") == [name] and ix.get("name")
+                  and ix["name"] not in names]
+        column = sa.Column(name, sa.Integer())
+        sa.Table(table.name, sa.MetaData(), column)
+        for index in names:
+            if not index.startswith("sqlite_autoindex"):
+                sa.Index(index, column).drop(conn)
+        super().drop_column(conn, table, name)
 
     # -- upsert -------------------------------------------------------------------------
     def upsert_statement(
