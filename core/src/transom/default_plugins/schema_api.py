@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response
+from flask import Response
 
 from .. import hookimpl
 from ..errors import InvalidPayloadError
 from ..http.context import current_cms, get_accountability
+from ..http.openapi import Blueprint
 from ..http.responses import json_response, no_content, request_json
 from ..services.schema import CollectionsService, FieldsService, RelationsService
 
-bp = Blueprint("transom_schema", __name__)
+bp = Blueprint("transom_schema", __name__, description="Collections, fields and relations.")
 
 
 def _collections() -> CollectionsService:

@@ -13,15 +13,16 @@ from typing import Any
 
 import orjson
 import yaml
-from flask import Blueprint, Response, request
+from flask import Response, request
 
 from .. import hookimpl
 from ..errors import ForbiddenError, InvalidPayloadError, InvalidQueryError
 from ..http.context import current_cms, get_accountability
+from ..http.openapi import Blueprint
 from ..http.responses import json_response, no_content, request_json
 from ..services import schema_sync
 
-bp = Blueprint("transom_schema_sync", __name__)
+bp = Blueprint("transom_schema_sync", __name__, description="Schema snapshot, diff and apply.")
 
 EXPORT_TYPES = {"json": "application/json", "yaml": "text/yaml"}
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response
+from flask import Response
 
 from .. import __version__, hookimpl
 from ..config import parse_csv
 from ..health import HealthCheck, check_local_folder, run_checks
 from ..http.context import current_cms, get_accountability
+from ..http.openapi import Blueprint
 from ..http.responses import json_response
 
 PROJECT_DEFAULTS: dict[str, Any] = {
@@ -33,7 +34,7 @@ PROJECT_DEFAULTS: dict[str, Any] = {
     "public_background": None,
 }
 
-bp = Blueprint("transom_server", __name__)
+bp = Blueprint("transom_server", __name__, description="Server: ping, health, info.")
 
 
 @bp.get("/server/ping")

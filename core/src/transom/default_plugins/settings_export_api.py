@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response
+from flask import Response
 
 from .. import hookimpl
 from ..errors import InvalidPayloadError
 from ..http.context import current_cms
+from ..http.openapi import Blueprint
 from ..http.responses import json_response
 from ..services import config_export
 from .schema_sync_api import export_response, require_admin, uploaded_or_json
 
-bp = Blueprint("transom_settings_export", __name__)
+bp = Blueprint("transom_settings_export", __name__, description="Configuration as code.")
 
 
 @bp.get("/settings/export")

@@ -11,13 +11,23 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, request
+from flask import Response
 
 from .. import hookimpl
 from ..errors import ForbiddenError, InvalidCredentialsError, InvalidPayloadError, TransomError
 from ..http import crud
 from ..http.context import current_cms, get_accountability
+from ..http.openapi import Blueprint, describe
 from ..http.responses import json_response, request_json
+from ..http.schemas import (
+    SYSTEM_BODIES,
+    BatchDeleteBody,
+    BatchUpdateBody,
+    ExplainQuery,
+    ObjectBody,
+    QuerySchema,
+    UserBody,
+)
 from ..permissions.rules import ACTIONS
 from ..query import parse_query
 from ..services.items import ItemsService
@@ -44,7 +54,9 @@ ROUTES: dict[str, tuple[str, bool]] = {
     "operations": ("directus_operations", True),
 }
 
-bp = Blueprint("transom_system", __name__)
+# flask-smorest Blueprint: documented from the shared schemas. The CRUD views share the
+# items read path (crud.request_query), so they are described, not wrapped (no parsing cost).
+bp = Blueprint("transom_system", __name__, description="System collections and me routes.")
 
 
 def _service(collection: str) -> ItemsService:
@@ -57,7 +69,9 @@ def _service(collection: str) -> ItemsService:
 
 def _me_routes() -> None:
     @bp.get("/users/me")
+    @describe(query=QuerySchema)
     def users_me() -> Response:
+        """The current user"""
         acc = get_accountability()
         if acc.user is None:
             raise InvalidCredentialsError()
@@ -71,7 +85,9 @@ def _me_routes() -> None:
         return json_response({"data": data})
 
     @bp.patch("/users/me")
+    @describe(body=UserBody)
     def update_me() -> Response:
+        """Update the current user"""
         acc = get_accountability()
         if acc.user is None:
             raise InvalidCredentialsError()
@@ -83,7 +99,9 @@ def _me_routes() -> None:
         return crud.read_back(svc, [acc.user], parse_query({}), single=True)
 
     @bp.get("/roles/me")
+    @describe(query=QuerySchema)
     def roles_me() -> Response:
+        """The current user's roles"""
         acc = get_accountability()
         if not acc.roles:
             return json_response({"data": []})
@@ -92,12 +110,14 @@ def _me_routes() -> None:
 
     @bp.get("/policies/me/globals")
     def policies_me_globals() -> Response:
+        """The current user's global access flags"""
         acc = get_accountability()
         return json_response({"data": {"app_access": acc.app, "admin_access": acc.admin,
                                        "enforce_tfa": False}})
 
     @bp.get("/permissions/me")
     def permissions_me() -> Response:
+        """The current user's permissions, per collection and action"""
         cms = current_cms()
         return json_response({"data": cms.access.permissions(get_accountability())
                               .summary(cms.schema)})
@@ -105,12 +125,14 @@ def _me_routes() -> None:
     @bp.get("/permissions/me/<collection>")
     @bp.get("/permissions/me/<collection>/<key>")
     def permissions_me_item(collection: str, key: str | None = None) -> Response:
+        """The current user's permissions on a collection or an item"""
         cms = current_cms()
         perms = cms.access.permissions(get_accountability())
         return json_response({"data": perms.item_summary(cms, collection, key)})
 
     @bp.get("/permissions/explain/<collection>/<action>")
-    def permissions_explain(collection: str, action: str) -> Response:
+    @bp.arguments(ExplainQuery, location="query", as_kwargs=True)
+    def permissions_explain(collection: str, action: str, **args: Any) -> Response:
         """Transom extension: why a caller may, may partly, or may not do something.
 
         Admins only. ``?user=<id>``, ``?role=<id>`` or neither (the public policies) picks
@@ -125,11 +147,11 @@ def _me_routes() -> None:
         coll = cms.schema.get(collection)
         if coll is None:
             raise ForbiddenError.collection(collection)
-        target = _explained_accountability(cms)
+        target = _explained_accountability(cms, args.get("user"), args.get("role"))
         perms = cms.access.permissions(target)
         out = perms.explain(collection, action, list(coll.fields))
         out["policies"] = list(target.policies)
-        key = request.args.get("key")
+        key = args.get("key")
         if key is not None and coll.primary_key:
             try:
                 ItemsService(cms, collection, target).read_one(
@@ -144,12 +166,16 @@ def _me_routes() -> None:
         return json_response({"data": out})
 
     @bp.get("/settings")
+    @describe(query=QuerySchema)
     def read_settings() -> Response:
+        """The project settings"""
         svc = _service("directus_settings")
         return json_response({"data": svc.read_singleton(crud.request_query())})
 
     @bp.patch("/settings")
+    @describe(body=ObjectBody)
     def update_settings() -> Response:
+        """Update the project settings"""
         svc = _service("directus_settings")
         payload = request_json()
         if not isinstance(payload, dict):
@@ -158,9 +184,8 @@ def _me_routes() -> None:
         return json_response({"data": svc.read_singleton(parse_query({}))})
 
 
-def _explained_accountability(cms: Any) -> Any:
+def _explained_accountability(cms: Any, user_id: str | None, role_id: str | None) -> Any:
     """The accountability named by ``?user=`` or ``?role=``, or the public one."""
-    user_id, role_id = request.args.get("user"), request.args.get("role")
     if user_id:
         users = cms.schema.get("directus_users").table
         with cms.connect() as conn:
@@ -177,9 +202,13 @@ def _explained_accountability(cms: Any) -> Any:
 def _crud_routes(route: str, collection: str, writable: bool) -> None:
     """The generic route set of one system collection."""
 
+    body = SYSTEM_BODIES.get(route, ObjectBody)
+
+    @describe(summary=f"List {route} (SEARCH: the query in the body)", query=QuerySchema)
     def list_view() -> Response:
         return crud.list_items(_service(collection))
 
+    @describe(summary=f"Read one of {route}", query=QuerySchema)
     def read_view(key: str) -> Response:
         return crud.read_item(_service(collection), key)
 
@@ -188,18 +217,25 @@ def _crud_routes(route: str, collection: str, writable: bool) -> None:
     if not writable:
         return
 
+    @describe(summary=f"Create one of {route} (object) or several (array)",
+              query=QuerySchema, body=body)
     def create_view() -> Response:
         return crud.create_items(_service(collection))
 
+    @describe(summary=f"Update {route} by keys or query", query=QuerySchema,
+              body=BatchUpdateBody)
     def update_many_view() -> Response:
         return crud.update_items(_service(collection))
 
+    @describe(summary=f"Update one of {route}", query=QuerySchema, body=body)
     def update_view(key: str) -> Response:
         return crud.update_item(_service(collection), key)
 
+    @describe(summary=f"Delete {route} by keys or query", body=BatchDeleteBody)
     def delete_many_view() -> Response:
         return crud.delete_items(_service(collection))
 
+    @describe(summary=f"Delete one of {route}")
     def delete_view(key: str) -> Response:
         return crud.delete_item(_service(collection), key)
 

@@ -14,16 +14,18 @@ import json
 import secrets
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Response
 
 from .. import hookimpl
 from ..auth.passwords import hash_password, verify_password
-from ..errors import ForbiddenError, InvalidPayloadError, InvalidQueryError
+from ..errors import ForbiddenError, InvalidPayloadError
 from ..http.context import current_cms, get_accountability
-from ..http.responses import json_response, no_content, request_json
+from ..http.openapi import Blueprint
+from ..http.responses import json_response, no_content
+from ..http.schemas import HashGenerateBody, HashVerifyBody, RandomStringQuery
 from ..services.items import ItemsService
 
-bp = Blueprint("transom_utils", __name__)
+bp = Blueprint("transom_utils", __name__, description="Utilities: revert, random, hash.")
 
 #: nanoid's URL-safe alphabet, as Directus's random strings use.
 RANDOM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
@@ -73,49 +75,30 @@ def revert(cms: Any, accountability: Any, revision: Any) -> None:
 
 @bp.post("/utils/revert/<revision>")
 def revert_view(revision: str) -> Response:
+    """Revert an item to a revision"""
     revert(current_cms(), get_accountability(), revision)
     return no_content()
 
 
 @bp.get("/utils/random/string")
-def random_string_view() -> Response:
-    raw = request.args.get("length")
-    length = 32
-    if raw not in (None, ""):
-        try:
-            length = int(raw)
-        except ValueError:
-            raise InvalidQueryError('"length" must be a number') from None
-        if length > RANDOM_MAX:
-            raise InvalidQueryError(f"\"length\" can't be more than {RANDOM_MAX} characters")
-        if length < 1:
-            raise InvalidQueryError('"length" must be at least 1')
+@bp.arguments(RandomStringQuery, location="query", as_kwargs=True)
+def random_string_view(length: int) -> Response:
+    """A random string (nanoid's URL-safe alphabet)"""
     return json_response({"data": random_string(length)})
 
 
-def _body() -> dict[str, Any]:
-    body = request_json({})
-    if not isinstance(body, dict):
-        raise InvalidPayloadError("Payload must be an object")
-    return body
-
-
 @bp.post("/utils/hash/generate")
-def hash_generate_view() -> Response:
-    body = _body()
-    if not body.get("string"):
-        raise InvalidPayloadError('"string" is required')
-    return json_response({"data": hash_password(str(body["string"]), current_cms().config)})
+@bp.arguments(HashGenerateBody)
+def hash_generate_view(body: dict[str, Any]) -> Response:
+    """Hash a string with argon2"""
+    return json_response({"data": hash_password(body["string"], current_cms().config)})
 
 
 @bp.post("/utils/hash/verify")
-def hash_verify_view() -> Response:
-    body = _body()
-    if not body.get("string"):
-        raise InvalidPayloadError('"string" is required')
-    if not body.get("hash"):
-        raise InvalidPayloadError('"hash" is required')
-    return json_response({"data": verify_password(str(body["hash"]), str(body["string"]))})
+@bp.arguments(HashVerifyBody)
+def hash_verify_view(body: dict[str, Any]) -> Response:
+    """Verify a string against an argon2 hash"""
+    return json_response({"data": verify_password(body["hash"], body["string"])})
 
 
 @hookimpl

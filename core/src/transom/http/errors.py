@@ -11,6 +11,8 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, Reque
 
 from ..errors import (
     ContentTooLargeError,
+    InvalidPayloadError,
+    InvalidQueryError,
     MethodNotAllowedError,
     RequestsExceededError,
     RouteNotFoundError,
@@ -35,6 +37,16 @@ def to_transom_error(exc: BaseException) -> TransomError:
         return ContentTooLargeError()
     if isinstance(exc, OperationalError) and exc.connection_invalidated:
         return ServiceUnavailableError("database", "Database connection lost")
+    if isinstance(exc, HTTPException) and exc.code == 422 and hasattr(exc, "data"):
+        # a stock flask-smorest/webargs Blueprint (a plugin's): Directus answers 400
+        from .openapi import request_location_of, validation_message
+
+        messages = (exc.data or {}).get("messages") or {}
+        location = request_location_of(exc)
+        if isinstance(messages, dict) and len(messages) == 1:
+            messages = next(iter(messages.values()))
+        cls = InvalidQueryError if location == "query" else InvalidPayloadError
+        return cls(validation_message(messages))
     if isinstance(exc, HTTPException):
         err = TransomError(exc.description or exc.name)
         err.status = exc.code or 500
