@@ -3,11 +3,13 @@
 Transom's own wheels, found through their entry points, and pass their own tests there.
 
 Transom's wheels (core, SQLite dialect) are built from this checkout and installed from the
-local files; third-party dependencies come from uv's cache (offline) or, failing that, PyPI.
+local files; third-party dependencies come from uv's cache, offline (``uv run`` has filled it
+while syncing the workspace). Nothing is downloaded: without a usable cache the tests skip.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -49,19 +51,55 @@ def _clean_env(**extra: str) -> dict[str, str]:
     return {**{k: os.environ[k] for k in keep if k in os.environ}, **extra}
 
 
+def _new_plugin_script() -> Any:
+    spec = importlib.util.spec_from_file_location("new_plugin", ROOT / "scripts" / "new_plugin.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def render_template(dest: Path, name: str) -> Path:
-    """Copy ``_template`` replacing PLUGINNAME, as docs/writing-plugins.md tells."""
-    target = dest / f"transom-{name}"
-    shutil.copytree(TEMPLATE, target, ignore=shutil.ignore_patterns(
-        "__pycache__", "*.egg-info", "dist", "build", ".pytest_cache"))
-    for path in sorted(target.rglob("*"), reverse=True):
-        if path.is_file():
-            text = path.read_text()
-            if "PLUGINNAME" in text:
-                path.write_text(text.replace("PLUGINNAME", name))
-        if "PLUGINNAME" in path.name:
-            path.rename(path.with_name(path.name.replace("PLUGINNAME", name)))
-    return target
+    """Make a plugin from ``_template`` with scripts/new_plugin.py, as docs/writing-plugins.md
+    tells (PLUGINNAME -> name, PLUGINUPPER -> NAME)."""
+    return _new_plugin_script().render(name, dest, template=TEMPLATE)
+
+
+def test_the_template_renders_upper_case_settings(tmp_path: Path):
+    plugin = render_template(tmp_path, TEMPLATE_NAME)
+    files = {p.relative_to(plugin).as_posix(): p.read_text() for p in plugin.rglob("*")
+             if p.is_file()}
+    assert f"src/transom_{TEMPLATE_NAME}/__init__.py" in files
+    text = "\n".join(files.values())
+    assert "PLUGINNAME" not in text and "PLUGINUPPER" not in text
+    assert f"{TEMPLATE_NAME}_GREETING" not in text  # the old bug: a lower-case setting
+    module = files[f"src/transom_{TEMPLATE_NAME}/__init__.py"]
+    assert f'Setting("{TEMPLATE_NAME.upper()}_GREETING"' in module
+    assert f'config.get("{TEMPLATE_NAME.upper()}_GREETING")' in module
+    assert f'{TEMPLATE_NAME} = "transom_{TEMPLATE_NAME}"' in files["pyproject.toml"]
+
+
+@pytest.mark.skipif(shutil.which("sed") is None or shutil.which("bash") is None,
+                    reason="needs bash and GNU sed")
+def test_the_documented_sed_steps_match_the_script(tmp_path: Path):
+    """docs/writing-plugins.md's by-hand steps give the same plugin as the script."""
+    doc = (ROOT / "docs" / "writing-plugins.md").read_text()
+    steps = doc[doc.index("# or, by hand"):].split("```")[0].splitlines()[1:]
+    steps = [s.split("  #")[0] for s in steps if s.strip()]
+    assert any("sed" in s for s in steps), steps
+    checkout = tmp_path / "transom"
+    shutil.copytree(TEMPLATE, checkout / "_template")
+    check = subprocess.run(["sed", "--version"], capture_output=True, text=True)
+    if "GNU" not in check.stdout:
+        pytest.skip("the documented sed -i form is GNU sed's")
+    _run(["bash", "-ec", " && ".join(steps)], cwd=checkout)
+    by_hand = tmp_path / "transom-visits"
+    by_script = render_template(tmp_path / "script", "visits")
+    for path in by_script.rglob("*"):
+        if path.is_file() and path.name != "pyproject.toml":
+            twin = by_hand / path.relative_to(by_script)
+            assert twin.read_text() == path.read_text(), twin
+    assert "VISITS_GREETING" in (by_hand / "src/transom_visits/__init__.py").read_text()
 
 
 @pytest.fixture(scope="module")
@@ -83,11 +121,12 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     venv = base / "venv"
     _run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)])
     python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    install = [uv, "pip", "install", "--quiet", "--python", str(python), *wheels, "pytest>=8"]
-    offline = subprocess.run([*install, "--offline"], capture_output=True, text=True,
-                             timeout=180)
+    install = [uv, "pip", "install", "--quiet", "--offline", "--python", str(python), *wheels,
+               "pytest>=8"]
+    offline = subprocess.run(install, capture_output=True, text=True, timeout=180)
     if offline.returncode != 0:
-        _run(install)
+        pytest.skip("the third-party wheels are not in uv's cache (run `uv sync` first): "
+                    + offline.stderr[-500:])
     return {"base": base, "python": str(python), "example": example, "template": template}
 
 
@@ -153,4 +192,41 @@ def test_example_plugin_passes_its_own_tests(kit):
 def test_a_plugin_made_from_the_template_passes_its_tests(kit):
     result = _run([kit["python"], "-m", "pytest", "-q", "-p", "no:cacheprovider"],
                   cwd=kit["template"], env=_clean_env())
-    assert "3 passed" in result.stdout
+    assert "5 passed" in result.stdout
+
+
+TEMPLATE_SCRIPT = r'''
+import json, sys
+from transom import create_app
+app = create_app({
+    "DB_CLIENT": "sqlite3", "DB_FILENAME": sys.argv[1], "SECRET": "s" * 40, "KEY": "k",
+    "EXTENSIONS_PATH": "", "SCHEMA_REFRESH_INTERVAL": "0", "LOG_LEVEL": "warn",
+}, env_file=None)
+cms = app.extensions["transom"]
+name = sys.argv[2]
+hello = app.test_client().get(f"/{name}/hello").get_json()
+info = cms.plugins[name]
+cms.close()
+print(json.dumps({"greeting": hello["data"]["greeting"], "declared": sorted(cms.config.declared()),
+                  "distribution": info.distribution,
+                  "file": __import__(info.module).__file__}))
+'''
+
+
+def test_the_template_plugin_wheel_reads_its_upper_case_environment_variable(kit):
+    """The wheel of a plugin made from the template, installed in a fresh venv, takes its
+    setting from the upper-case environment variable (not from ``kitcheck_GREETING``)."""
+    upper = f"{TEMPLATE_NAME.upper()}_GREETING"
+
+    def greeting(**env: str) -> dict[str, Any]:
+        result = _run([kit["python"], "-c", TEMPLATE_SCRIPT, str(kit["base"] / "tpl.db"),
+                       TEMPLATE_NAME], cwd=kit["base"], env=_clean_env(**env))
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    out = greeting(**{upper: "hello from the environment"})
+    assert out["distribution"] == f"transom-{TEMPLATE_NAME}"
+    assert "site-packages" in out["file"]  # the installed wheel, not the rendered folder
+    assert upper in out["declared"]
+    assert out["greeting"] == "hello from the environment"
+    assert greeting()["greeting"] == "hello"  # the declared default
+    assert greeting(**{f"{TEMPLATE_NAME}_GREETING": "ignored"})["greeting"] == "hello"

@@ -10,6 +10,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+import transom_PLUGINNAME as plugin
+
 # Each test runs on SQLite, PostgreSQL and MySQL/MariaDB (servers that are not reachable are
 # skipped); keep SQLite only unless the plugin touches SQL itself.
 pytestmark = pytest.mark.backends("sqlite")
@@ -19,8 +21,21 @@ def test_the_plugin_is_loaded(app):
     assert "PLUGINNAME" in app.extensions["transom"].plugins
 
 
+def test_settings_are_upper_case_environment_variables(app):
+    names = [setting.name for setting in plugin.register_settings()]
+    assert names and all(n.isupper() and n.startswith("PLUGINUPPER_") for n in names), names
+    assert set(names) <= set(app.extensions["transom"].config.declared())
+
+
+def test_greeting_is_read_from_the_environment(make_app, monkeypatch):
+    monkeypatch.setenv("PLUGINUPPER_GREETING", "from the environment")
+    client = make_app().test_client()
+    assert client.get("/PLUGINNAME/hello").get_json()["data"]["greeting"] == \
+        "from the environment"
+
+
 def test_hello(make_app, admin_headers):
-    client = make_app({"PLUGINNAME_GREETING": "hi"}).test_client()
+    client = make_app({"PLUGINUPPER_GREETING": "hi"}).test_client()
     assert client.get("/PLUGINNAME/hello").get_json() == {"data": {"greeting": "hi",
                                                                    "user": None}}
     body = client.get("/PLUGINNAME/hello", headers=admin_headers).get_json()

@@ -21,7 +21,7 @@ bp = Blueprint("transom_PLUGINNAME", __name__)
 def hello() -> Any:
     """An endpoint: ``current_context()`` is the caller, its services and settings."""
     ctx = current_context()
-    return {"data": {"greeting": ctx.config.get("PLUGINNAME_GREETING"),
+    return {"data": {"greeting": ctx.config.get("PLUGINUPPER_GREETING"),
                      "user": ctx.accountability.user if ctx.accountability else None}}
 
 
@@ -35,7 +35,7 @@ def no_shouting(payload: dict[str, Any], meta: dict[str, Any], context: Any) -> 
 
 @hookimpl
 def register_settings() -> Any:
-    return [Setting("PLUGINNAME_GREETING", "hello", "str", "What /PLUGINNAME/hello says.")]
+    return [Setting("PLUGINUPPER_GREETING", "hello", "str", "What /PLUGINNAME/hello says.")]
 
 
 @hookimpl
