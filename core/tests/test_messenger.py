@@ -132,7 +132,7 @@ def _redis_url() -> str:
 
 
 
-def test_redis_transport_reaches_another_instance_quickly(tmp_path):
+def test_redis_transport_reaches_another_instance(tmp_path):
     from transom.messenger.redis import RedisTransport
 
     url = _redis_url()
@@ -146,10 +146,9 @@ def test_redis_transport_reaches_another_instance_quickly(tmp_path):
     b.start()
     try:
         assert b.transports[0].ready.wait(5)
-        started = time.monotonic()
         a.publish("schema", {"collections": ["articles"]})
+        # the delay itself is measured by the live tests, not asserted here
         assert wait_for(lambda: got == [{"collections": ["articles"]}]) is not None
-        assert time.monotonic() - started < 0.1, "Redis delivery took over 100 ms"
     finally:
         a.close()
         b.close()

@@ -18,7 +18,6 @@ from transom.query import (
     dynamic_paths,
     filter_fields,
     has_dynamic_variables,
-    merge_filters,
     normalize_filter,
     parse_function,
     parse_query,
@@ -387,42 +386,6 @@ class TestFilterFields:
     def test_empty(self) -> None:
         assert filter_fields(None) == set()
         assert filter_fields({}) == set()
-
-
-class TestMergeFilters:
-    def test_none_and_one(self) -> None:
-        a = {"a": {"_eq": 1}}
-        assert merge_filters() is None
-        assert merge_filters(None, {}) is None
-        got = merge_filters(None, a)
-        assert got == a and got is not a
-
-    def test_and(self) -> None:
-        a, b = {"a": {"_eq": 1}}, {"b": {"_eq": 2}}
-        assert merge_filters(a, b) == {"_and": [a, b]}
-
-    def test_flattens_same_operator(self) -> None:
-        a, b, c = {"a": {"_eq": 1}}, {"b": {"_eq": 2}}, {"c": {"_eq": 3}}
-        assert merge_filters({"_and": [a, b]}, c) == {"_and": [a, b, c]}
-        assert merge_filters({"_or": [a, b]}, c) == {"_and": [{"_or": [a, b]}, c]}
-
-    def test_or_short_circuits_on_everything(self) -> None:
-        a = {"a": {"_eq": 1}}
-        assert merge_filters(a, {}, op="_or") is None
-        assert merge_filters(a, None, op="_or") is None
-        assert merge_filters({"_or": [{}, a]}, op="_or") is None
-        assert merge_filters(a, {"b": {"_eq": 2}}, op="_or") == {"_or": [a, {"b": {"_eq": 2}}]}
-
-    def test_does_not_share(self) -> None:
-        a, b = {"a": {"_eq": 1}}, {"b": {"_eq": 2}}
-        merged = merge_filters(a, b)
-        assert merged is not None
-        merged["_and"][0]["a"]["_eq"] = 9
-        assert a == {"a": {"_eq": 1}}
-
-    def test_bad_op(self) -> None:
-        with pytest.raises(ValueError):
-            merge_filters({}, op="_not")
 
 
 class TestValidateOperator:

@@ -664,17 +664,3 @@ class TestQueryModel:
         c.filter["a"]["_eq"] = "changed"
         assert q.filter == {"a": {"_eq": "1"}}
         assert q.copy() == q
-
-    def test_map_filters_reaches_deep(self) -> None:
-        q = parse_query(args("filter[a][_eq]=1&deep[rel][_filter][b][_eq]=2&deep[x][_limit]=1"))
-        seen: list[dict] = []
-
-        def mark(f: dict) -> dict:
-            seen.append(f)
-            return {"_and": [f, {"extra": {"_eq": 1}}]}
-
-        out = q.map_filters(mark)
-        assert len(seen) == 2
-        assert out.filter == {"_and": [{"a": {"_eq": "1"}}, {"extra": {"_eq": 1}}]}
-        assert out.deep is not None and out.deep["x"].filter is None
-        assert q.filter == {"a": {"_eq": "1"}}

@@ -29,6 +29,10 @@ class Accountability:
     session: str | None = None
     #: extra facts a plugin attached (an OAuth provider's claims, a share's scope...)
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    #: the user's and role's rows read for ``$CURRENT_USER.<path>`` / ``$CURRENT_ROLE.<path>``
+    #: during this request (``{kind: (paths, row)}``); never copied by ``replace``
+    dynamic: dict[str, Any] = field(default_factory=dict, compare=False, hash=False,
+                                    repr=False, init=False)
 
     @property
     def is_anonymous(self) -> bool:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Flask
+from sqlalchemy.exc import DBAPIError
 from werkzeug.routing import BaseConverter
 
 from .config import Config
@@ -15,6 +17,7 @@ from .http.errors import install_error_handlers
 from .kernel import Transom
 from .logs import configure_logging
 from .plugins import flatten, make_plugin_manager
+from .services.items import item_exists
 
 log = logging.getLogger("transom")
 
@@ -47,6 +50,7 @@ def create_app(
     configure_logging(cfg)  # first, so plugin loading already logs in the chosen style
     pm, info = make_plugin_manager(cfg, plugins, load_entrypoints)
     cms = Transom(cfg, pm, info)
+    cms.item_exists = functools.partial(item_exists, cms)
     app = Flask("transom")
     app.config["MAX_CONTENT_LENGTH"] = _size_bytes(cfg.get("MAX_PAYLOAD_SIZE", "1mb"))
     app.config["TESTING"] = bool(cfg.get("TESTING"))
@@ -94,11 +98,7 @@ def _retry_stale_views(app: Flask, cms: Transom) -> None:
 
 
 def _retrying(view: Any, cms: Transom) -> Any:
-    from functools import wraps
-
-    from sqlalchemy.exc import DBAPIError
-
-    @wraps(view)
+    @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         before = cms.schema.version
         try:

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import secrets
+import shutil
 import sys
+import tempfile
 from typing import Any
 
 import click
+import pluggy
+import yaml
 
-from .errors import StartupError
+from .app import create_app
+from .config import Config
+from .errors import StartupError, TransomError
+from .logs import set_log_stream
+from .plugins import make_plugin_manager
+from .services.schema_sync import apply, plan, snapshot
+from .system.bootstrap import bootstrap as run_bootstrap
 
 
 def _make_app(serving: bool = False, **overrides: Any) -> Any:
     """The app of a command; only a serving worker runs scheduled jobs (a command's own
     process, and the master of ``start`` while it bootstraps, must not)."""
-    from .app import create_app
-
     if not serving:
         overrides.setdefault("SCHEDULER", "false")
     try:
@@ -26,9 +36,7 @@ def _make_app(serving: bool = False, **overrides: Any) -> Any:
 
 
 def _bootstrap(app: Any) -> dict[str, Any]:
-    from .system.bootstrap import bootstrap
-
-    return bootstrap(app.extensions["transom"])
+    return run_bootstrap(app.extensions["transom"])
 
 
 def _print_bootstrap(result: dict[str, Any]) -> None:
@@ -45,7 +53,7 @@ def _mark_worker_dead(server: Any, worker: Any) -> None:
     """gunicorn ``child_exit``: drop a dead worker's live gauges from the metrics folder."""
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if folder:
-        try:
+        try:  # lazy: prometheus_client is optional (the metrics plugin brings it)
             from prometheus_client import multiprocess
         except ImportError:
             return
@@ -70,6 +78,7 @@ class _Server:
         }
 
     def run(self) -> None:
+        # lazy: only `start` serves; other commands need not load the server
         from gunicorn.app.base import BaseApplication
 
         options = self.options
@@ -90,8 +99,6 @@ class _Server:
 def cli(env_file: str) -> None:
     """Transom: an open, plugin-first headless CMS compatible with Directus 11."""
     os.environ.setdefault("CONFIG_ENV_FILE", env_file)
-    from .logs import set_log_stream
-
     set_log_stream("stderr")  # command output on stdout stays clean (plugins --json)
 
 
@@ -111,8 +118,6 @@ def bootstrap() -> None:
 def start(host: str | None, port: int | None, workers: int | None,
           threads: int | None) -> None:
     """Bootstrap on first start, then serve with the production server."""
-    from .logs import set_log_stream
-
     set_log_stream("stdout")  # servers log to stdout, as Directus does
     app = _make_app()
     cms = app.extensions["transom"]
@@ -125,17 +130,11 @@ def start(host: str | None, port: int | None, workers: int | None,
     if not cfg.get("SECRET"):
         # Every worker must sign and check tokens with the same key: make one here, before
         # the workers fork, instead of one per worker (tokens still end with this process).
-        import secrets
-
         os.environ["SECRET"] = secrets.token_urlsafe(48)
         click.echo("warning: SECRET is not set; tokens end when this server stops. Set SECRET "
                    "to keep them.", err=True)
     if cfg.get("METRICS_ENABLED") and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Workers count into files here; a scrape answered by any worker adds them all up.
-        import atexit
-        import shutil
-        import tempfile
-
         folder = tempfile.mkdtemp(prefix="transom-prometheus-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
         owner = os.getpid()  # only the master removes it, never an exiting worker
@@ -196,8 +195,6 @@ def schema_refresh() -> None:
 
 def _read_document(path: str) -> Any:
     """A JSON or YAML file (snapshots and diffs), or a click error saying what is wrong."""
-    import yaml
-
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
@@ -215,8 +212,6 @@ def _read_document(path: str) -> Any:
 
 def _schema_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """Run a schema-sync function, turning its 400s into click errors."""
-    from .errors import TransomError
-
     try:
         return fn(*args, **kwargs)
     except TransomError as exc:
@@ -226,8 +221,6 @@ def _schema_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
 def _plan_of(cms: Any, document: Any, force: bool) -> tuple[Any, list[str]]:
     """The diff and plan of a snapshot file, or of a saved ``{hash, diff}`` file (which is
     refused when the schema changed since it was made)."""
-    from .services.schema_sync import apply, plan
-
     if isinstance(document, dict) and isinstance(document.get("data"), dict) \
             and "hash" in document["data"]:
         document = document["data"]
@@ -247,10 +240,6 @@ def _echo_plan(steps: list[str]) -> None:
               help="Output format (default: from the file extension, else json).")
 def schema_snapshot(path: str | None, fmt: str | None) -> None:
     """Write the user schema as a Directus snapshot (stdout without PATH)."""
-    import yaml
-
-    from .services.schema_sync import snapshot
-
     if fmt is None:
         fmt = "yaml" if path and path.lower().endswith((".yaml", ".yml")) else "json"
     app = _make_app()
@@ -305,8 +294,6 @@ def schema_apply(path: str, dry_run: bool, yes: bool, force: bool) -> None:
 
     PATH may also hold a diff saved from /schema/diff; it is refused if the schema changed
     since it was made."""
-    from .services.schema_sync import apply
-
     app = _make_app()
     cms = app.extensions["transom"]
     try:
@@ -336,11 +323,6 @@ def main() -> None:
 
 
 def _add_plugin_commands() -> None:
-    import pluggy
-
-    from .config import Config
-    from .plugins import make_plugin_manager
-
     try:
         pm, _ = make_plugin_manager(Config.load(env_file=os.environ.get("CONFIG_ENV_FILE",
                                                                          ".env")))

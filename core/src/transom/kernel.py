@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -23,10 +24,13 @@ from .dialects import Dialect
 from .errors import StartupError
 from .events import EventBus, EventContext, Filter, Listener, event_names
 from .messenger.setup import build_messenger
+from .permissions.access import AccessResolver
+from .permissions.rules import ItemProbe
 from .plugins import PluginInfo, flatten
 from .schema.build import build_snapshot, merge_raw
 from .schema.model import SchemaSnapshot
 from .schema.raw import RawSchema
+from .system import collections as system_meta
 
 if TYPE_CHECKING:
     from .accountability import Accountability
@@ -55,8 +59,6 @@ class LRUCache:
     """A small thread-safe LRU map (compiled plans); 0 capacity disables it."""
 
     def __init__(self, capacity: int) -> None:
-        from collections import OrderedDict
-
         self.capacity = capacity
         self._data: OrderedDict[Any, Any] = OrderedDict()
         self._lock = threading.Lock()
@@ -122,8 +124,9 @@ class Transom:
         self._fingerprint_stale = False
         self._local = threading.local()
         self._schema_lock = threading.RLock()
-        from .permissions.access import AccessResolver
-
+        #: whether a caller can see an item under a rule's filter; installed by
+        #: ``create_app`` from the items service (services sit above the kernel)
+        self.item_exists: ItemProbe | None = None
         self.access = AccessResolver(self)
         self.messenger.subscribe("schema", self._on_schema_message)
         self.messenger.subscribe("access", self._on_access_message)
@@ -251,8 +254,6 @@ class Transom:
         it touched, not the whole catalogue. This changes this process only; to tell every
         worker and instance, use :meth:`schema_changed`.
         """
-        from .system import collections as system_meta
-
         with self._schema_lock:
             names = set(collections) if collections is not None else None
             old = self._schema
@@ -295,8 +296,6 @@ class Transom:
         """``SCHEMA_CHECK_TARGETED`` (the test suite): the targeted refresh after this
         process's own change must give exactly what a full one gives, so a change that
         touched a collection it did not name fails the test that made it."""
-        from .system import collections as system_meta
-
         raw = self.introspect(conn)
         full = build_snapshot(
             raw, system_field_meta=system_meta.SYSTEM_FIELD_META,

@@ -33,6 +33,7 @@ A False result always means "someone else has it"; a store that cannot be reache
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import os
 import socket
@@ -143,8 +144,6 @@ def _fit(text: str, size: int) -> str:
     """``text`` cut to ``size`` characters, keeping long values distinct by a hash."""
     if len(text) <= size:
         return text
-    import hashlib
-
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     return f"{text[:size - 17]}~{digest}"
 
@@ -321,7 +320,7 @@ class RedisStore:
                  timeout: float = 2.0) -> None:
         if client is None:
             try:
-                import redis
+                import redis  # lazy: the optional redis client (transom[redis])
             except ImportError as exc:  # pragma: no cover - depends on the install
                 raise StartupError("SYNCHRONIZATION_STORE=redis needs the redis package: "
                                    "pip install 'transom[redis]'.") from exc

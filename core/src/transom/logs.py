@@ -67,7 +67,7 @@ def parse_level(value: Any) -> int:
 
 def current_request_id() -> str | None:
     """The id of the request being served in this thread, if any."""
-    try:
+    try:  # lazy: the base layer does not load Flask (only a request thread has one)
         from flask import has_request_context, request
     except ImportError:  # pragma: no cover - Flask is a dependency
         return None

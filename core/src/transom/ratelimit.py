@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from .errors import StartupError
+
 log = logging.getLogger("transom.ratelimit")
 
 
@@ -122,10 +124,8 @@ class RedisStore:
                  clock: Callable[[], float] = time.monotonic) -> None:
         if client is None:
             try:
-                import redis
+                import redis  # lazy: the optional redis client (transom[redis])
             except ImportError as exc:  # pragma: no cover - depends on the install
-                from .errors import StartupError
-
                 raise StartupError(
                     "RATE_LIMITER_STORE=redis needs the redis package: "
                     "pip install 'transom[redis]'."

@@ -36,6 +36,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from croniter import croniter
+
 from . import hookimpl, locks
 from .config import CORE_SETTINGS, Setting
 from .errors import StartupError
@@ -73,8 +75,6 @@ def croniter_expression(cron: str) -> str:
 
 def next_time(cron: str, after: dt.datetime) -> dt.datetime:
     """The first fire time of ``cron`` strictly after ``after``."""
-    from croniter import croniter
-
     return croniter(croniter_expression(cron), after).get_next(dt.datetime)
 
 

@@ -12,15 +12,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..errors import ForbiddenError, InvalidQueryError
-from ..query import Query
+from ..query import AGGREGATE_FUNCTIONS, Query
 from ..query.filters import parse_function
-from .reader import Reader
+from .context import require_field
+from .reader import Reader, paginate
 from .values import out_converter, out_int
 from .where import function_expression
 
 _NUMERIC_ONLY = {"sum", "sumDistinct", "avg", "avgDistinct"}
-_FUNCS = {"count", "countDistinct", "countAll", "sum", "sumDistinct", "avg", "avgDistinct",
-          "min", "max"}
 
 
 def _number(value: Any) -> Any:
@@ -44,8 +43,8 @@ def run_aggregate(reader: Reader, collection: str, query: Query) -> list[dict[st
     shapers: list[Any] = []
 
     def field_of(name: str) -> Any:
-        f = coll.fields.get(name)
-        if f is None or f.is_alias or not access.field_allowed(name):
+        f = require_field(access, coll, name)
+        if f.is_alias:
             raise ForbiddenError.field(name, collection)
         return f
 
@@ -69,7 +68,7 @@ def run_aggregate(reader: Reader, collection: str, query: Query) -> list[dict[st
         group_keys.append(key)
 
     for fn_name, fields in (query.aggregate or {}).items():
-        if fn_name not in _FUNCS:
+        if fn_name not in AGGREGATE_FUNCTIONS:
             raise InvalidQueryError(f'Unknown aggregate function "{fn_name}"')
         for fname in fields:
             label = f"a{len(selects)}"
@@ -122,11 +121,7 @@ def run_aggregate(reader: Reader, collection: str, query: Query) -> list[dict[st
             else:
                 raise ForbiddenError.field(name, collection)
         stmt = stmt.order_by(*(order or group_exprs))
-        limit, offset = reader.limit_offset(query)
-        if limit is not None and limit >= 0:
-            stmt = stmt.limit(limit)
-        if offset:
-            stmt = stmt.offset(offset)
+        stmt = paginate(stmt, *reader.limit_offset(query))
     rows = reader.conn.execute(stmt).mappings().all()
     out_rows = []
     for row in rows:

@@ -8,6 +8,7 @@ computed once per node, values converted once per column.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,13 +17,23 @@ import sqlalchemy as sa
 from ..errors import ForbiddenError, InvalidQueryError
 from ..query import Query
 from ..query.filters import parse_function
+from ..query.model import limit_settings
 from ..schema.model import Collection
-from .context import CompileContext
+from .context import CompileContext, require_field
 from .tree import ColumnOut, FunctionOut, Node, RelationOut
 from .values import out_converter, out_int
-from .where import compile_filter, function_expression, resolve
+from .where import compile_filter, escape_like, function_expression, resolve, rule_condition
 
 IN_CHUNK = 20_000  # bound parameters per IN list (under every driver's limit)
+
+
+def paginate(stmt: sa.Select[Any], limit: int | None, offset: int) -> sa.Select[Any]:
+    """``LIMIT`` (unless None or -1, no limit) and ``OFFSET`` (unless 0) of a statement."""
+    if limit is not None and limit >= 0:
+        stmt = stmt.limit(limit)
+    if offset:
+        stmt = stmt.offset(offset)
+    return stmt
 
 
 def _chunks(values: list[Any]) -> list[list[Any]]:
@@ -42,8 +53,7 @@ class Reader:
         parts: list[Any] = []
         row_filter = self.ctx.read_access(coll).row_filter()
         if row_filter is not None:
-            parts.append(compile_filter(self.ctx, coll, table, resolve(self.ctx, row_filter),
-                                        path, trusted=True))
+            parts.append(rule_condition(self.ctx, coll, table, row_filter, path))
         if with_query:
             if query.filter:
                 flt = resolve(self.ctx, query.filter)
@@ -58,8 +68,6 @@ class Reader:
         conds = []
         numeric = _as_number(term)
         is_uuid = _is_uuid(term)
-        from .where import escape_like
-
         pattern = f"%{escape_like(term)}%"
         for name, f in coll.fields.items():
             if f.is_alias or f.concealed:
@@ -81,8 +89,7 @@ class Reader:
             else:
                 continue
             if cond is not True:
-                expr = sa.and_(expr, compile_filter(self.ctx, coll, table,
-                                                    resolve(self.ctx, cond), trusted=True))
+                expr = sa.and_(expr, rule_condition(self.ctx, coll, table, cond))
             conds.append(expr)
         return sa.or_(sa.false(), *conds)
 
@@ -112,14 +119,10 @@ class Reader:
         access = self.ctx.read_access(coll)
         if fn is not None:
             fname, field_name, args = fn
-            f = coll.fields.get(field_name)
-            if f is None or not access.field_allowed(field_name):
-                raise ForbiddenError.field(field_name, coll.collection, path)
+            f = require_field(access, coll, field_name, path)
             return function_expression(self.ctx, coll, table, fname, f, args)[0]
         head, _, rest = name.partition(".")
-        f = coll.fields.get(head)
-        if f is None or not access.field_allowed(head):
-            raise ForbiddenError.field(head, coll.collection, path)
+        f = require_field(access, coll, head, path)
         if not rest:
             if f.is_alias:
                 raise InvalidQueryError(f'Can\'t sort on alias field "{head}"')
@@ -168,9 +171,8 @@ class Reader:
                 expr: Any = table.c[name]
                 cond = access.field_condition(name)
                 if cond is not True:
-                    expr = sa.case((compile_filter(self.ctx, node.coll, table,
-                                                   resolve(self.ctx, cond), trusted=True),
-                                    expr), else_=sa.null())
+                    expr = sa.case((rule_condition(self.ctx, node.coll, table, cond), expr),
+                                   else_=sa.null())
                 pos = add(f"col:{name}", expr)
                 if name == pk and cond is True:
                     index.setdefault("__pk", pos)  # the key column serves as the key too
@@ -239,11 +241,7 @@ class Reader:
         stmt = sa.select(*cols).select_from(source).where(
             self.where(coll, table, query, node.path))
         stmt = stmt.order_by(*self.order_by(coll, table, query.sort, node.path))
-        limit, offset = self.limit_offset(query)
-        if limit is not None and limit >= 0:
-            stmt = stmt.limit(limit)
-        if offset:
-            stmt = stmt.offset(offset)
+        stmt = paginate(stmt, *self.limit_offset(query))
         return Plan(node, stmt, shaper, index, joined)
 
     def run(self, plan: Plan) -> list[dict[str, Any]]:
@@ -257,14 +255,9 @@ class Reader:
         self.relations(plan.node, rows, items, plan.index)
         return items
 
-    def read(self, node: Node, query: Query) -> list[dict[str, Any]]:
-        """Root read: filter, search, sort, limit/offset/page, then relations."""
-        return self.run(self.plan(node, query))
-
     def limit_offset(self, query: Query, nested: bool = False) -> tuple[int | None, int]:
-        cfg = self.ctx.config
-        default = -1 if nested else int(cfg.get("QUERY_LIMIT_DEFAULT", 100))
-        maximum = int(cfg.get("QUERY_LIMIT_MAX", -1))
+        root_default, maximum = limit_settings(self.ctx.config)
+        default = -1 if nested else root_default
         limit = query.limit if query.limit is not None else default
         if maximum >= 0:
             if limit == -1 or limit > maximum:
@@ -458,8 +451,6 @@ def _as_number(term: str) -> int | float | None:
 
 
 def _is_uuid(term: str) -> bool:
-    import uuid
-
     try:
         uuid.UUID(term)
     except ValueError:

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ForbiddenError, InvalidQueryError
-from ..query import Query
+from ..query import Query, parse_query_dict
 from ..query.filters import parse_function
 from ..schema.model import Collection, Field, RelationInfo
-from .context import CompileContext
+from .context import CompileContext, require_field
 
 
 @dataclass
@@ -77,8 +77,6 @@ def _deep_for(query: Query, key: str) -> Query:
     if isinstance(sub, Query):
         return sub
     if isinstance(sub, dict):
-        from ..query import parse_query_dict
-
         return parse_query_dict({k.lstrip("_") if k.startswith("_") else k: v
                                  for k, v in sub.items()})
     return Query()
@@ -139,16 +137,12 @@ def build_tree(ctx: CompileContext, coll: Collection, fields: list[str] | None, 
         fn = parse_function(target)
         if fn is not None:
             name, field_name, args = fn
-            f = coll.fields.get(field_name)
-            if f is None or not access.field_allowed(field_name):
-                raise ForbiddenError.field(field_name, coll.collection, path)
+            f = require_field(access, coll, field_name, path)
             key = head if head in aliases else f"{field_name}_{name}"
             node.outputs.append(FunctionOut(key, name, f, args))
             continue
         name, _, scope = target.partition(":")
-        f = coll.fields.get(name)
-        if f is None or not access.field_allowed(name):
-            raise ForbiddenError.field(name, coll.collection, path)
+        f = require_field(access, coll, name, path)
         rel = ctx.schema.relation(coll.collection, name)
         if rel is None:
             if f.is_alias:

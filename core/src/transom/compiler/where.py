@@ -14,14 +14,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..errors import ForbiddenError, InvalidQueryError
-from ..query.filters import parse_function, validate_operator
+from ..query.filters import DATE_FUNCTIONS, parse_function, resolve_dynamic, validate_operator
 from ..schema.model import Collection, Field
 from .context import CompileContext
 from .values import ValueError_, to_filter_value
 
 LOGICAL = ("_and", "_or")
 QUANTIFIERS = ("_some", "_none")
-_DATE_FUNCS = ("year", "month", "week", "day", "weekday", "hour", "minute", "second")
 
 
 def escape_like(value: str) -> str:
@@ -118,8 +117,7 @@ def _compile_key(ctx: CompileContext, coll: Collection, table: sa.FromClause, ke
     cond = compile_filter(ctx, related, r_table, value, sub_path, trusted)
     row_filter = None if trusted else ctx.read_access(related).row_filter()
     if row_filter is not None:
-        cond = sa.and_(cond, compile_filter(ctx, related, r_table, resolve(ctx, row_filter),
-                                            sub_path, trusted=True))
+        cond = sa.and_(cond, rule_condition(ctx, related, r_table, row_filter, sub_path))
     assert coll.primary_key is not None and rel.foreign_field is not None
     exists = sa.exists(
         sa.select(sa.literal(1)).select_from(r_table).where(
@@ -142,8 +140,7 @@ def _related_select(ctx: CompileContext, related: Collection, value: Any, path: 
     cond = compile_filter(ctx, related, r_table, value, path, trusted)
     row_filter = None if trusted else access.row_filter()
     if row_filter is not None:
-        cond = sa.and_(cond, compile_filter(ctx, related, r_table, resolve(ctx, row_filter),
-                                            path, trusted=True))
+        cond = sa.and_(cond, rule_condition(ctx, related, r_table, row_filter, path))
     assert related.primary_key is not None
     key: Any = r_table.c[related.primary_key]
     if cast_key:
@@ -152,16 +149,22 @@ def _related_select(ctx: CompileContext, related: Collection, value: Any, path: 
 
 
 def resolve(ctx: CompileContext, flt: dict[str, Any]) -> dict[str, Any]:
-    """Replace dynamic variables ($CURRENT_USER, $NOW...) in a permission filter."""
-    from ..query.filters import resolve_dynamic
+    """Replace dynamic variables ($CURRENT_USER, $CURRENT_USER.<path>, $NOW...) in a
+    filter; the user's and role's rows are loaded only when a deep variable needs them."""
+    return resolve_dynamic(flt, ctx.dynamic_context(flt), now=ctx.now)
 
-    return resolve_dynamic(flt, ctx.dynamic_context())
+
+def rule_condition(ctx: CompileContext, coll: Collection, table: sa.FromClause,
+                   rule_filter: dict[str, Any], path: str = "root") -> sa.ColumnElement[bool]:
+    """The SQL of a permission rule's row filter (dynamic variables resolved; trusted, as
+    the rule may name fields the caller cannot read)."""
+    return compile_filter(ctx, coll, table, resolve(ctx, rule_filter), path, trusted=True)
 
 
 def function_expression(ctx: CompileContext, coll: Collection, table: sa.FromClause, name: str,
                         f: Field, args: Any) -> tuple[Any, str]:
     """The SQL of ``year(date)``, ``count(o2m)``, ``count(json)``; and its result type."""
-    if name in _DATE_FUNCS:
+    if name in DATE_FUNCTIONS:
         if f.type not in ("date", "dateTime", "timestamp", "time"):
             raise InvalidQueryError(f'Function "{name}" can\'t be used on a "{f.type}" field')
         if f.type == "date" and name in ("hour", "minute", "second"):
@@ -178,8 +181,7 @@ def function_expression(ctx: CompileContext, coll: Collection, table: sa.FromCla
             cond: Any = r_table.c[rel.foreign_field] == table.c[coll.primary_key]
             row_filter = ctx.read_access(related).row_filter()
             if row_filter is not None:
-                cond = sa.and_(cond, compile_filter(ctx, related, r_table,
-                                                    resolve(ctx, row_filter), trusted=True))
+                cond = sa.and_(cond, rule_condition(ctx, related, r_table, row_filter))
             sub = sa.select(sa.func.count()).select_from(r_table).where(cond)
             return sub.scalar_subquery(), "integer"
         if f.type in ("json", "csv"):

@@ -14,7 +14,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from ..auth.passwords import hash_password
 from ..errors import (
@@ -33,11 +33,12 @@ from ..errors import (
 from ..events import EventContext, PendingEvents
 from ..query.filters import resolve_dynamic
 from ..schema.model import Collection, Field
+from .context import CompileHost, DynamicLoader, dynamic_values
+from .validation import validate_payload
 from .values import CONCEALED, ValueError_, to_db
 
 if TYPE_CHECKING:
     from ..accountability import Accountability
-    from ..kernel import Transom
     from ..permissions.rules import Permissions
     from ..schema.model import SchemaSnapshot
 
@@ -54,10 +55,12 @@ _ERRORS = {
 class Mutation:
     """State of one top-level write: connection, caller, counters, queued events."""
 
-    def __init__(self, cms: Transom, conn: sa.Connection, schema: SchemaSnapshot,
+    def __init__(self, cms: CompileHost, conn: sa.Connection, schema: SchemaSnapshot,
                  accountability: Accountability | None, permissions: Permissions,
-                 pending: PendingEvents, emit: bool = True) -> None:
+                 pending: PendingEvents, emit: bool = True,
+                 load_dynamic: DynamicLoader | None = None) -> None:
         self.cms = cms
+        self.load_dynamic = load_dynamic
         self.conn = conn
         self.schema = schema
         self.accountability = accountability
@@ -82,6 +85,12 @@ class Mutation:
         if coll is None or coll.table is None:
             raise ForbiddenError.collection(name)
         return coll
+
+    def resolve(self, obj: Any) -> Any:
+        """``obj`` (presets, a validation rule) with its dynamic variables replaced,
+        ``$CURRENT_USER.<path>`` / ``$CURRENT_ROLE.<path>`` included."""
+        return resolve_dynamic(obj, dynamic_values(self.accountability, self.load_dynamic,
+                                                   obj))
 
     # -- errors -------------------------------------------------------------------------
     def translate(self, exc: DBAPIError, coll: Collection, values: dict[str, Any]) -> Exception:
@@ -147,7 +156,7 @@ class Mutation:
             raise ForbiddenError.collection(coll.collection)
         data = dict(payload)
         if action == "create":
-            presets = resolve_dynamic(access.presets(), self.accountability)
+            presets = self.resolve(access.presets())
             for key, value in presets.items():
                 data.setdefault(key, value)
         names = self.cms.event_names(coll.collection, action)
@@ -277,11 +286,9 @@ class Mutation:
     def validate(self, coll: Collection, rules: list[dict[str, Any]],
                  data: dict[str, Any]) -> list[TransomError]:
         """Check the payload against permission validation rules and field validation."""
-        from .validation import validate_payload
-
         errors: list[TransomError] = []
         for rule in rules:
-            rule = resolve_dynamic(rule, self.accountability)
+            rule = self.resolve(rule)
             errors.extend(validate_payload(rule, data, self.accountability))
         for name, f in coll.fields.items():
             rule = (f.meta or {}).get("validation")
@@ -516,8 +523,6 @@ class Mutation:
 
 def _unclassified(exc: DBAPIError) -> Exception:
     """A constraint or data error the dialect could not name: still the client's fault."""
-    from sqlalchemy.exc import DataError, IntegrityError
-
     if isinstance(exc, IntegrityError):
         return InvalidPayloadError("The database rejected the change (a constraint failed)")
     if isinstance(exc, DataError):

@@ -21,7 +21,7 @@ class RedisTransport(ListeningTransport):
     name = "redis"
 
     def __init__(self, url: str, namespace: str, resync: Callable[[str], None]) -> None:
-        import redis
+        import redis  # lazy: the optional redis client, needed only when this transport is used
 
         super().__init__(resync)
         self._redis = redis

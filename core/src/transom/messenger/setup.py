@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
+
+import sqlalchemy as sa
 
 from ..config import redis_url
 from ..errors import StartupError
 from ..plugins import flatten
 from .bus import Messenger
 from .local import default_path, open_local_bus
-
-if TYPE_CHECKING:
-    from ..kernel import Transom
+from .redis import RedisTransport
 
 
-def database_identity(cms: Transom) -> str:
+class MessengerHost(Protocol):
+    """What choosing transports needs of the kernel (``cms``, handed on to the
+    ``register_message_transports`` hook): its database URL, config and hooks."""
+
+    url: sa.URL
+    config: Any
+    hook: Any
+
+
+def database_identity(cms: MessengerHost) -> str:
     """What makes two processes part of one deployment: the same database (and schema)."""
     url = cms.url
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
@@ -23,7 +32,7 @@ def database_identity(cms: Transom) -> str:
     return f"{url.render_as_string(hide_password=True)}|{cms.config.get('DB_SCHEMA') or ''}"
 
 
-def build_messenger(cms: Transom) -> Messenger:
+def build_messenger(cms: MessengerHost) -> Messenger:
     config = cms.config
     namespace = str(config.get("MESSENGER_NAMESPACE") or "transom")
     path = config.get("MESSENGER_LOCAL_PATH")
@@ -54,8 +63,6 @@ def build_messenger(cms: Transom) -> Messenger:
             if not url:
                 raise StartupError("MESSENGER_STORE=redis needs REDIS (a redis:// URL) or "
                                    "REDIS_HOST.")
-            from .redis import RedisTransport
-
             transports.append(RedisTransport(url, namespace, messenger.resync))
         elif name in offered:
             transports.append(offered[name])

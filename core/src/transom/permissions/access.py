@@ -17,14 +17,13 @@ import hashlib
 import ipaddress
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import Any
 
 import sqlalchemy as sa
 
 from ..accountability import Accountability
-
-if TYPE_CHECKING:
-    from ..kernel import Transom
+from .rules import Permissions, RuleHost, load_permission_rows
 
 ACCESS_COLLECTIONS = frozenset(
     {"directus_users", "directus_roles", "directus_policies", "directus_access",
@@ -57,7 +56,7 @@ def ip_allowed(ip: str | None, rules: Any) -> bool:
 class AccessResolver:
     """Looks up roles and policies; one per kernel."""
 
-    def __init__(self, cms: Transom) -> None:
+    def __init__(self, cms: RuleHost) -> None:
         self.cms = cms
         self._cache: dict[Any, tuple[float, Any]] = {}
         self._lock = threading.Lock()
@@ -171,8 +170,6 @@ class AccessResolver:
         roles, rows = self._cached(("user", user_id, role), compute)
         acc = self._build(str(user_id), str(role) if role else None, ip, rows, roles)
         if extra:
-            from dataclasses import replace
-
             acc = replace(acc, **extra)
         return acc
 
@@ -192,10 +189,8 @@ class AccessResolver:
 
         return self._cached(("token", token), compute)
 
-    def permissions(self, accountability: Accountability | None) -> Any:
+    def permissions(self, accountability: Accountability | None) -> Permissions:
         """The :class:`~transom.permissions.rules.Permissions` of a caller (rows cached)."""
-        from .rules import Permissions, load_permission_rows
-
         if accountability is None or accountability.admin:
             return Permissions(self.cms, accountability)
         def load() -> tuple[list[dict[str, Any]], str]:

@@ -15,18 +15,36 @@ Every decision keeps its reasons, so an admin can ask why (the explain extension
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
+from ..accountability import Accountability
 from ..errors import ForbiddenError
 from ..plugins import flatten
+from ..query.filters import dynamic_paths
 
-if TYPE_CHECKING:
-    from ..accountability import Accountability
-    from ..kernel import Transom
+#: ``exists(accountability, collection, key, row_filter)``: whether the caller can see the
+#: item under that filter (what ``/permissions/me/:collection/:pk`` asks).
+ItemProbe = Callable[[Accountability | None, str, Any, "dict[str, Any] | None"], bool]
+
+
+class RuleHost(Protocol):
+    """What the permission engine needs of the kernel (``cms``): the schema, a connection,
+    the ``permission_rules`` hook, and the item probe the services install. Permissions
+    sit below the kernel and take this instead of importing ``Transom``."""
+
+    hook: Any
+    config: Any
+    item_exists: ItemProbe | None
+
+    @property
+    def schema(self) -> Any: ...
+
+    def connect(self) -> AbstractContextManager[sa.Connection]: ...
 
 ACTIONS = ("create", "read", "update", "delete", "share")
 ALL = "*"
@@ -151,7 +169,7 @@ def _app_access_rules(accountability: Accountability) -> list[Rule]:
 class Permissions:
     """The rules in effect for one accountability against one schema snapshot."""
 
-    def __init__(self, cms: Transom, accountability: Accountability | None,
+    def __init__(self, cms: RuleHost, accountability: Accountability | None,
                  rows: Iterable[dict[str, Any]] = ()) -> None:
         self.cms = cms
         self.accountability = accountability
@@ -172,6 +190,11 @@ class Permissions:
             )
             self._rules.setdefault((rule.collection, rule.action), []).append(rule)
         self._hooked: set[tuple[str, str]] = set()
+        #: whether a rule reads ``$CURRENT_USER.<path>``/``$CURRENT_ROLE.<path>``: values of
+        #: rows that may change without a permission change (compiled reads can't be kept)
+        self.reads_user_data = any(
+            any(dynamic_paths([r.filter, r.presets, r.validation]).values())
+            for rules in self._rules.values() for r in rules)
         if accountability is not None and accountability.app and not self.bypass:
             for rule in _app_access_rules(accountability):
                 self._rules.setdefault((rule.collection, rule.action), []).append(rule)
@@ -231,21 +254,20 @@ class Permissions:
             out[name] = entry
         return out
 
-    def item_summary(self, cms: Any, collection: str, key: str | None) -> dict[str, Any]:
-        """``/permissions/me/:collection/:pk``: may the caller update/delete/share it?"""
-        from ..services.items import ItemsService
+    def item_summary(self, cms: RuleHost, collection: str, key: str | None,
+                     exists: ItemProbe | None = None) -> dict[str, Any]:
+        """``/permissions/me/:collection/:pk``: may the caller update/delete/share it?
 
+        ``exists`` (default: ``cms.item_exists``, which ``create_app`` installs from the
+        items service) tells whether the item matches an action's row filter."""
+        probe = exists if exists is not None else cms.item_exists
         out: dict[str, Any] = {}
         for action in ("update", "delete", "share"):
             acc = self.access(collection, action)
             allowed = acc.allowed
             if allowed and key is not None and not self.bypass:
-                svc = ItemsService(cms, collection, self.accountability)
-                try:
-                    svc.read_one(key, {"fields": [cms.schema.get(collection).primary_key],
-                                       "filter": acc.row_filter()})
-                except Exception:  # noqa: BLE001 - missing or hidden: no access
-                    allowed = False
+                allowed = probe is not None and probe(self.accountability, collection, key,
+                                                      acc.row_filter())
             item: dict[str, Any] = {"access": allowed}
             if action == "update" and allowed:
                 fields = acc.fields()
@@ -291,7 +313,7 @@ class Permissions:
         }
 
 
-def load_permission_rows(cms: Transom, policies: tuple[str, ...]) -> list[dict[str, Any]]:
+def load_permission_rows(cms: RuleHost, policies: tuple[str, ...]) -> list[dict[str, Any]]:
     """The ``directus_permissions`` rows of ``policies`` (one query)."""
     if not policies or cms.schema.get("directus_permissions") is None:
         return []

@@ -1,8 +1,9 @@
 """Filter objects: syntax normalisation, dynamic variables and small helpers.
 
-Everything here works on the plain ``{field: {_op: value}}`` structure, without a schema.
-Whether a field exists (403) or an operator suits its type (400) is decided later by the
-compiler, which can use :func:`validate_operator` for the latter.
+Everything here works on the plain ``{field: {_op: value}}`` structure, without a schema
+snapshot: whether a field exists (403) is decided later by the compiler. Which operators
+suit which field type (400) comes from the type table of :mod:`transom.schema.types`, which
+:func:`validate_operator` reads and the compiler calls with each field's type.
 
 Shape guaranteed by :func:`normalize_filter`:
 
@@ -19,7 +20,6 @@ Shape guaranteed by :func:`normalize_filter`:
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import decimal
 import json
@@ -403,40 +403,6 @@ def _collect_fields(node: Mapping[str, Any], prefix: str, out: set[str]) -> None
                 out.add(prefix)
         elif isinstance(value, Mapping):
             _collect_fields(value, f"{prefix}.{key}" if prefix else key, out)
-
-
-def merge_filters(*filters: Mapping[str, Any] | None, op: str = "_and") -> dict[str, Any] | None:
-    """Combine filters under one logical operator (permission rules with a query filter).
-
-    ``None`` and ``{}`` mean "no restriction": ``_and`` ignores them, and under ``_or``
-    one of them makes the whole result ``None``. Nested groups of the same operator are
-    flattened. The result never shares dicts with the inputs.
-
-    Note: with no filters at all the result is ``None`` (everything), so a caller merging
-    the rules of zero policies must refuse access before calling this.
-    """
-    if op not in LOGICAL_OPERATORS:
-        raise ValueError(f"op must be _and or _or, not {op!r}")
-    parts: list[Mapping[str, Any]] = []
-    for f in filters:
-        if not f:
-            if op == "_or":
-                return None
-            continue
-        if len(f) == 1 and isinstance(f.get(op), list):
-            for item in f[op]:
-                if not item:
-                    if op == "_or":
-                        return None
-                    continue
-                parts.append(item)
-        else:
-            parts.append(f)
-    if not parts:
-        return None
-    if len(parts) == 1:
-        return copy.deepcopy(dict(parts[0]))
-    return {op: copy.deepcopy([dict(p) for p in parts])}
 
 
 def validate_operator(type_: str, special: Iterable[str] | None, op: str) -> None:

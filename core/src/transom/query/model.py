@@ -13,7 +13,6 @@ import datetime as dt
 import decimal
 import json
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +33,13 @@ AGGREGATE_FUNCTIONS: frozenset[str] = frozenset(
         "max",
     }
 )
+
+def limit_settings(config: Any) -> tuple[int, int]:
+    """``(QUERY_LIMIT_DEFAULT, QUERY_LIMIT_MAX)`` as integers (100 and -1, no maximum,
+    unless set): the limit of a list that names none, and the largest one may ask for."""
+    return (int(config.get("QUERY_LIMIT_DEFAULT", 100)),
+            int(config.get("QUERY_LIMIT_MAX", -1)))
+
 
 #: Formats ``?export=`` accepts.
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "csv_utf8", "json", "xml", "yaml")
@@ -72,17 +78,6 @@ class Query:
         for name in changes:
             keep.pop(name, None)  # an unknown name makes Query() raise TypeError
         return Query(**copy.deepcopy(keep), **changes)
-
-    def map_filters(self, fn: Callable[[dict[str, Any]], dict[str, Any] | None]) -> Query:
-        """A copy with ``fn`` applied to the filter of this level and every ``deep`` level.
-
-        Used to resolve dynamic variables or inject permission rules in one walk.
-        """
-        deep = None
-        if self.deep is not None:
-            deep = {k: v.map_filters(fn) for k, v in self.deep.items()}
-        new_filter = fn(copy.deepcopy(self.filter)) if self.filter is not None else None
-        return self.copy(filter=new_filter, deep=deep)
 
     def to_dict(self, *, nested: bool = False, copy_values: bool = True) -> dict[str, Any]:
         """Directus's spelling of this query (only what differs from the defaults).

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from .model import Collection, Field, Relation, SchemaSnapshot
 from .raw import RawColumn, RawSchema, RawTable
+from .types import UuidString
 
 #: Special flags that decide a field's type over the column's own type.
 _SPECIAL_TYPES = {
@@ -137,8 +138,6 @@ def _query_type(type_: str) -> sa.types.TypeEngine[Any]:
     if type_ == "bigInteger":
         return sa.BigInteger()
     if type_ == "uuid":
-        from .types import UuidString
-
         return UuidString()  # PostgreSQL won't compare uuid with varchar parameters
     return sa.types.NullType()
 

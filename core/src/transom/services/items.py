@@ -16,12 +16,13 @@ import sqlalchemy as sa
 
 from ..compiler.aggregate import run_aggregate
 from ..compiler.context import CompileContext
-from ..compiler.reader import Reader
+from ..compiler.reader import Reader, paginate
 from ..compiler.tree import build_tree
 from ..compiler.values import ValueError_, to_db
+from ..compiler.where import rule_condition
 from ..compiler.writer import Mutation
 from ..errors import ForbiddenError, InvalidPayloadError, TransomError
-from ..events import PendingEvents
+from ..events import EventContext, PendingEvents
 from ..permissions.access import ACCESS_COLLECTIONS
 from ..query import Query, has_dynamic_variables, parse_query_dict
 
@@ -66,8 +67,7 @@ class ItemsService:
 
     def __init__(self, cms: Transom, collection: str,
                  accountability: Accountability | None = None,
-                 connection: sa.Connection | None = None, emit_events: bool = True,
-                 allow_system: bool = True) -> None:
+                 connection: sa.Connection | None = None, emit_events: bool = True) -> None:
         self.cms = cms
         self.collection = collection
         self.accountability = accountability
@@ -75,13 +75,15 @@ class ItemsService:
         self.emit_events = emit_events
         self.schema = cms.schema
         self.permissions = cms.access.permissions(accountability)
-        if not allow_system and collection.startswith("directus_"):
-            raise ForbiddenError.collection(collection)
 
     # -- plumbing -----------------------------------------------------------------------
     def _context(self) -> CompileContext:
         return CompileContext(self.schema, self.cms.dialect, self.permissions,
-                              self.accountability, self.cms.config)
+                              self.accountability, self.cms.config,
+                              load_dynamic=self._load_dynamic)
+
+    def _load_dynamic(self, kind: str, paths: set[str]) -> dict[str, Any] | None:
+        return load_dynamic(self.cms, self.accountability, kind, paths, self.connection)
 
     @contextmanager
     def _read_conn(self) -> Iterator[sa.Connection]:
@@ -97,14 +99,15 @@ class ItemsService:
         pending = PendingEvents(self.cms.events)
         if self.connection is not None:
             yield Mutation(self.cms, self.connection, self.schema, self.accountability,
-                           self.permissions, pending, self.emit_events)
+                           self.permissions, pending, self.emit_events, self._load_dynamic)
             pending.flush()  # the caller owns the transaction; it committed if we got here
             if self._change_topic() is not None:
                 after_commit(self.connection, self._after_write)
             return
         with self.cms.begin() as conn:
             mutation = Mutation(self.cms, conn, self.schema, self.accountability,
-                                self.permissions, pending, self.emit_events)
+                                self.permissions, pending, self.emit_events,
+                                self._load_dynamic)
             try:
                 yield mutation
             except BaseException:
@@ -180,6 +183,8 @@ class ItemsService:
         else:
             if self.cms.hook.permission_rules.get_hookimpls():
                 return None  # plugin rules may change at any time: compile every read
+            if self.permissions.reads_user_data:
+                return None  # $CURRENT_USER.<path> reads rows that may change meanwhile
             who = (acc.permission_key(), acc.user, acc.role, self.permissions.digest)
         return (self.collection, query.cache_key(), who, self.schema.version)
 
@@ -190,8 +195,6 @@ class ItemsService:
         names = self.cms.event_names(self.collection, "query")
         if not self.cms.events.has_filters(names):
             return query
-        from ..events import EventContext
-
         changed = self.cms.events.filter(
             names, query, {"collection": self.collection},
             EventContext(self.accountability, self.connection, self.schema, self.cms))
@@ -200,8 +203,6 @@ class ItemsService:
     def _emit_read(self, query: Query, items: list[dict[str, Any]]) -> None:
         names = self.cms.event_names(self.collection, "read")
         if self.emit_events and self.cms.events.matching_listeners(names):
-            from ..events import EventContext
-
             self.cms.events.dispatch(names, {"collection": self.collection, "query": query,
                                              "payload": items},
                                      EventContext(self.accountability, None, self.schema,
@@ -275,16 +276,11 @@ class ItemsService:
             parts = [reader.where(coll, table, query.copy(search=query.search))]
             row_filter = access.row_filter()
             if action != "read" and row_filter is not None:
-                from ..compiler.where import compile_filter, resolve
-
-                parts.append(compile_filter(ctx, coll, table, resolve(ctx, row_filter),
-                                            trusted=True))
+                parts.append(rule_condition(ctx, coll, table, row_filter))
             stmt = sa.select(table.c[coll.primary_key]).where(*parts)
             limit, offset = reader.limit_offset(query)
-            if query.limit is not None and limit is not None and limit >= 0:
-                stmt = stmt.limit(limit)
-            if offset:
-                stmt = stmt.offset(offset)
+            # no default limit here: only the one the query asks for
+            stmt = paginate(stmt, limit if query.limit is not None else None, offset)
             return [r[0] for r in conn.execute(stmt)]
 
     # -- writes -------------------------------------------------------------------------
@@ -307,14 +303,11 @@ class ItemsService:
         coll = self.coll()
         flt = access.row_filter()
         ctx = self._context()
-        from ..compiler.where import compile_filter, resolve
-
         table = ctx.alias(coll)
         assert coll.primary_key is not None
         cond = table.c[coll.primary_key].in_(keys)
         if flt is not None:
-            cond = sa.and_(cond, compile_filter(ctx, coll, table, resolve(ctx, flt),
-                                                trusted=True))
+            cond = sa.and_(cond, rule_condition(ctx, coll, table, flt))
         found = m.conn.execute(sa.select(sa.func.count()).select_from(table).where(
             cond)).scalar_one()
         if found != len(set(keys)):
@@ -371,6 +364,52 @@ class ItemsService:
     def delete_by_query(self, query: Query | dict[str, Any]) -> list[Any]:
         keys = self.keys_by_query(query, "delete")
         return self.delete_many(keys) if keys else []
+
+
+def load_dynamic(cms: Transom, accountability: Accountability | None, kind: str,
+                 paths: set[str], connection: sa.Connection | None = None
+                 ) -> dict[str, Any] | None:
+    """The caller's ``directus_users`` (``kind="user"``) or ``directus_roles`` row with
+    ``paths`` (dotted paths follow relations: ``role.name``, ``avatar.filesize``), for
+    ``$CURRENT_USER.<path>`` / ``$CURRENT_ROLE.<path>``. Read as the system (Directus
+    fetches them unrestricted) and cached on the accountability, so one request reads each
+    row once (again only when it needs a path not read yet)."""
+    if accountability is None:
+        return None
+    key = accountability.user if kind == "user" else accountability.role
+    collection = "directus_users" if kind == "user" else "directus_roles"
+    if key is None or cms.schema.get(collection) is None:
+        return None
+    cache = accountability.dynamic
+    hit = cache.get(kind)
+    if hit is not None and paths <= hit[0]:
+        return hit[1]
+    wanted = set(paths) | (hit[0] if hit is not None else set())
+    coll = cms.schema.get(collection)
+    fields = sorted({p for p in wanted if p.split(".", 1)[0] in coll.fields} | {"id"})
+    try:
+        row: dict[str, Any] | None = ItemsService(
+            cms, collection, None, connection, emit_events=False).read_one(
+                key, {"fields": fields, "limit": 1})
+    except ForbiddenError:  # no such row (deleted meanwhile): the variables read null
+        row = None
+    cache[kind] = (wanted, row)
+    return row
+
+
+def item_exists(cms: Transom, accountability: Accountability | None, collection: str,
+                key: Any, row_filter: dict[str, Any] | None) -> bool:
+    """Whether the item ``key`` exists and matches ``row_filter`` (a permission rule's
+    filter), read as the caller: the probe behind ``/permissions/me/:collection/:pk``."""
+    coll = cms.schema.get(collection)
+    if coll is None:
+        return False
+    try:
+        ItemsService(cms, collection, accountability).read_one(
+            key, {"fields": [coll.primary_key], "filter": row_filter})
+    except Exception:  # noqa: BLE001 - missing or hidden: no access
+        return False
+    return True
 
 
 def service_error_is_forbidden(exc: Exception) -> bool:

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .tables import system_metadata
+
 _UUID = {"special": ["uuid"]}
 _M2O = {"special": ["m2o"]}
 _JSON = {"special": ["cast-json"]}
@@ -386,8 +388,6 @@ def relations_of(collection: str) -> list[dict[str, Any]]:
 
 def default_settings() -> dict[str, Any]:
     """A fresh copy of :data:`DEFAULT_SETTINGS_ROW` with every other column None."""
-    from .tables import system_metadata
-
     row: dict[str, Any] = {
         c.name: None for c in system_metadata().tables["directus_settings"].columns
     }
