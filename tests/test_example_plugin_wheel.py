@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from transom.testing.databases import in_ci
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "transom-example-visits"
 TEMPLATE = ROOT / "_template"
@@ -106,7 +108,7 @@ def test_the_documented_sed_steps_match_the_script(tmp_path: Path):
 def kit(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     uv = _uv()
     if uv is None:
-        pytest.skip("uv is not installed")
+        (pytest.fail if in_ci() else pytest.skip)("uv is not installed")
     base = tmp_path_factory.mktemp("kit")
     dist = base / "dist"
     example = base / "example"
@@ -125,8 +127,9 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                "pytest>=8"]
     offline = subprocess.run(install, capture_output=True, text=True, timeout=180)
     if offline.returncode != 0:
-        pytest.skip("the third-party wheels are not in uv's cache (run `uv sync` first): "
-                    + offline.stderr[-500:])
+        (pytest.fail if in_ci() else pytest.skip)(
+            "the third-party wheels are not in uv's cache (run `uv sync` first): "
+            + offline.stderr[-500:])
     return {"base": base, "python": str(python), "example": example, "template": template}
 
 
