@@ -23,6 +23,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateColumn, ExecutableDDLElement
 
 from .errors import StartupError
+from .schema.types import default_sa_type, plugin_field_type
 
 if TYPE_CHECKING:
     from .config import Config
@@ -109,13 +110,15 @@ def _drop_view(element: DropView, compiler: Any, **kw: Any) -> str:
 class DbErrorInfo:
     """A driver error, classified. ``kind`` is one of ``unique``, ``not_null``,
     ``foreign_key``, ``too_long``, ``out_of_range``, ``invalid_value``, ``contains_null``.
-    The names are what the message gave; any may be None."""
+    The names are what the message gave; any may be None. ``message``, when set, is the
+    client-facing explanation (e.g. the range a date column holds)."""
 
     kind: str
     table: str | None = None
     column: str | None = None
     value: Any = None
     constraint: str | None = None
+    message: str | None = None
 
 
 class Dialect:
@@ -267,8 +270,9 @@ class Dialect:
         scale: int | None = None,
     ) -> sa.types.TypeEngine[Any]:
         """The SQLAlchemy type that stores a Directus field type on this database."""
-        from .schema.types import default_sa_type
-
+        ft = plugin_field_type(type_)  # a type of a plugin (register_field_types)
+        if ft is not None:
+            return ft.column_type(self.name)
         return default_sa_type(type_, max_length, precision, scale)
 
     # -- expressions ------------------------------------------------------------------

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from transom_dialect_mysql import MySQLDialect, register_dialects
+from transom_dialect_mysql.dialect import out_of_range_message
 from transom_dialect_mysql.introspect import map_mysql_type, parse_default
 
 from transom.config import Config
@@ -93,8 +94,29 @@ def test_column_types() -> None:
     d = MySQLDialect()
     ddl = {t: d.column_type(t).compile(dialect=mysql.dialect())
            for t in ("uuid", "json", "timestamp", "dateTime", "boolean", "string")}
-    assert ddl == {"uuid": "CHAR(36)", "json": "JSON", "timestamp": "TIMESTAMP",
+    assert ddl == {"uuid": "CHAR(36)", "json": "JSON", "timestamp": "DATETIME(3)",
                    "dateTime": "DATETIME", "boolean": "BOOL", "string": "VARCHAR(255)"}
+
+
+@pytest.mark.parametrize(("column_type", "expected"), [
+    ("datetime(3)", "timestamp"), ("datetime", "dateTime"), ("datetime(6)", "dateTime"),
+    ("timestamp", "timestamp"), ("timestamp(3)", "timestamp"),
+])
+def test_datetime_types_map(column_type: str, expected: str) -> None:
+    assert map_mysql_type(column_type) == expected
+
+
+def test_out_of_range_datetimes_name_the_range() -> None:
+    exc = pymysql.err.DataError(1292, "Incorrect datetime value: '2099-01-01 00:00:00' for "
+                                      "column `db`.`events`.`at` at row 1")
+    info = MySQLDialect().classify_error(exc)
+    assert info is not None and info.kind == "invalid_value" and info.column == "at"
+    assert "1970-01-01T00:00:01Z to 2038-01-19T03:14:07Z" in (info.message or "")
+    assert "1000-01-01T00:00:00Z" in out_of_range_message("at", "2020-01-01 00:00:00")
+    other = pymysql.err.DataError(1292, "Incorrect datetime value: 'abc' for column "
+                                        "`db`.`events`.`at` at row 1")
+    info = MySQLDialect().classify_error(other)
+    assert info is not None and info.kind == "invalid_value" and info.column == "at"
 
 
 def test_expressions_compile() -> None:

@@ -3,6 +3,9 @@
 ``aggregate[count]=*`` gives ``{"count": n}``; per-field functions give
 ``{"avg": {"rating": 50.5}}``; group fields come first in each row. Counts are numbers on
 every dialect (Directus on PostgreSQL sends strings; clients wrap them in ``Number()``).
+The numbers are the same on every dialect: ``avg`` is computed over doubles (MySQL's AVG of
+integers is a 4-digit DECIMAL), sums of integers are integers, and sums, minimums and
+maximums of float and decimal fields are floats.
 """
 
 from __future__ import annotations
@@ -91,16 +94,25 @@ def run_aggregate(reader: Reader, collection: str, query: Query) -> list[dict[st
                 "countDistinct": lambda c: sa.func.count(sa.distinct(c)),
                 "sum": lambda c: sa.func.sum(c),
                 "sumDistinct": lambda c: sa.func.sum(sa.distinct(c)),
-                "avg": lambda c: sa.func.avg(c),
-                "avgDistinct": lambda c: sa.func.avg(sa.distinct(c)),
+                # a double on every dialect (MySQL's AVG of integers is a 4-digit DECIMAL)
+                "avg": lambda c: sa.func.avg(sa.cast(c, sa.Double())),
+                "avgDistinct": lambda c: sa.func.avg(sa.distinct(sa.cast(c, sa.Double()))),
                 "min": lambda c: sa.func.min(c),
                 "max": lambda c: sa.func.max(c),
             }[fn_name](col)
             selects.append(expr.label(label))
             if fn_name in ("min", "max"):
                 conv = out_converter(f.type)
-                if f.type in ("decimal", "bigInteger"):
+                if f.type == "decimal":
+                    conv = float  # SQLite's NUMERIC keeps 1.00 as the integer 1
+                elif f.type == "bigInteger":
                     conv = _number
+            elif fn_name in ("count", "countAll", "countDistinct"):
+                conv = out_int
+            elif fn_name in ("avg", "avgDistinct") or f.type in ("float", "decimal"):
+                conv = float
+            elif f.type in ("integer", "bigInteger"):
+                conv = out_int  # sums of integers are integers (Decimal on MySQL/PostgreSQL)
             else:
                 conv = _number
             shapers.append((label, lambda row, out, fn=fn_name, fld=fname, lb=label, c=conv:

@@ -107,7 +107,7 @@ class Mutation:
             field = self._missing_reference(coll, values)
         if info.kind == "invalid_value":
             return FailedValidationError(field or "", "type",
-                                         f'Invalid value for field "{field}".')
+                                         info.message or f'Invalid value for field "{field}".')
         if cls is None:
             return _unclassified(exc)
         value = info.value

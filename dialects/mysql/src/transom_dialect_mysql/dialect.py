@@ -53,7 +53,24 @@ _INCORRECT = re.compile(
     r"Incorrect \w+ value: '(?P<val>.*)' for column (?:'(?P<col>[^']+)'|"
     r"`[^`]*`\.`(?P<table>[^`]*)`\.`(?P<col2>[^`]*)`)", re.DOTALL)
 
+_DATETIME_VALUE = re.compile(r"Incorrect (?:datetime|timestamp) value: '\d{4}-\d\d-\d\d")
+
+#: What a MySQL ``TIMESTAMP`` column holds (UTC), and a ``DATETIME``.
+TIMESTAMP_RANGE = ("1970-01-01T00:00:01Z", "2038-01-19T03:14:07Z")
+DATETIME_RANGE = ("1000-01-01T00:00:00Z", "9999-12-31T23:59:59Z")
+
 STRICT_MODE = "STRICT_ALL_TABLES"
+
+
+def out_of_range_message(field: str | None, value: str) -> str:
+    """The 400's message for a date a column cannot hold, naming the column's range (a
+    ``TIMESTAMP`` column's, unless the value is inside it: then a ``DATETIME``'s)."""
+    instant = value.replace(" ", "T")[:19] + "Z"
+    low, high = TIMESTAMP_RANGE
+    if low <= instant <= high:
+        low, high = DATETIME_RANGE
+    return (f'Value "{value}" for field "{field}" is out of the range the database column '
+            f"holds ({low} to {high}).")
 
 
 class ModifyColumn(AlterTable):
@@ -140,7 +157,10 @@ class MySQLDialect(Dialect):
         from sqlalchemy.dialects import mysql
 
         if type_ == "timestamp":
-            return mysql.TIMESTAMP()
+            # TIMESTAMP ends in January 2038; DATETIME(3) holds years 1000-9999 with
+            # milliseconds. Values are UTC (the session's time zone is pinned to UTC), and
+            # the field's ``cast-timestamp`` special keeps it a Directus ``timestamp``.
+            return mysql.DATETIME(fsp=3)
         if type_ == "uuid":
             return sa.CHAR(36)
         return super().column_type(type_, max_length, precision, scale)
@@ -224,6 +244,12 @@ class MySQLDialect(Dialect):
             return DbErrorInfo(kind, constraint=m.group("con") if m else None)
         if kind == "invalid_value":
             m = _INCORRECT.search(message)
+            if m and _DATETIME_VALUE.match(message):
+                # A well-formed date the column cannot hold: say so, with the range.
+                column = m.group("col") or m.group("col2")
+                return DbErrorInfo(kind, table=m.group("table"), column=column,
+                                   value=m.group("val"),
+                                   message=out_of_range_message(column, m.group("val")))
             if m:
                 return DbErrorInfo(kind, table=m.group("table"),
                                    column=m.group("col") or m.group("col2"),

@@ -188,6 +188,8 @@ def map_mysql_type(data_type: str) -> str:
         return "unknown"
     if base == "char" and m and m.group(1).strip() == "36":
         return "uuid"  # how Directus (knex) stores uuids on MySQL
+    if base == "datetime" and m and m.group(1).strip() == "3":
+        return "timestamp"  # what Transom creates for timestamps (plain DATETIME: dateTime)
     return _TYPES.get(base, "unknown")
 
 

@@ -8,6 +8,7 @@ two ways Directus stores dates there (ISO text or epoch milliseconds).
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 import re
 import sqlite3
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import base as sqlite_types
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import QueuePool, StaticPool
 
@@ -52,6 +54,30 @@ _STRFTIME = {
     "second": "%S",
     "weekday": "%w",
 }
+
+
+def datetime_text(value: dt.datetime) -> str:
+    """The stored text of a datetime: UTC, ``YYYY-MM-DD HH:MM:SS[.ffffff]`` (what Python's
+    former default adapter wrote, so existing rows keep comparing equal)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value.isoformat(" ")
+
+
+class DateTimeText(sqlite_types.DATETIME):
+    """SQLAlchemy's SQLite DATETIME, binding :func:`datetime_text` (SQLAlchemy's own form
+    always has six fractional digits, so ``... 00:00:00.000000`` never equalled the stored
+    ``... 00:00:00``)."""
+
+    def bind_processor(self, dialect: Any) -> Any:
+        def process(value: Any) -> Any:
+            if isinstance(value, dt.datetime):
+                return datetime_text(value)
+            if isinstance(value, dt.date):
+                return value.isoformat()
+            return value
+
+        return process
 
 
 def like_to_glob(pattern: str) -> str:
@@ -163,6 +189,10 @@ class SQLiteDialect(Dialect):
                 Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
             options = self.engine_options(config)
         engine = sa.create_engine(url, **options)
+        # Datetimes bound to a typed expression (a filter's operand) take the same text form
+        # as the values written through untyped columns: one form, compared as text.
+        sqlite3.register_adapter(dt.datetime, datetime_text)
+        engine.dialect.colspecs = {**engine.dialect.colspecs, sa.DateTime: DateTimeText}
         install_transactions(engine)
         return engine
 

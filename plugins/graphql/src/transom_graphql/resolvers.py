@@ -14,15 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLResolveInfo, get_named_type
 
-from transom.errors import InvalidCredentialsError, InvalidQueryError
-from transom.services.items import ItemsService
+from transom.api import InvalidCredentialsError, InvalidQueryError, ItemsService
 
 from .meta import TYPE_MARKER, RootInfo
 from .planner import Level, Planner, relation_key, response_key
 
 if TYPE_CHECKING:
-    from transom.accountability import Accountability
-    from transom.kernel import Transom
+    from transom.api import Accountability, Transom
 
 
 @dataclass
