@@ -16,6 +16,7 @@ from transom.config import Setting
 from transom.errors import InvalidPayloadError, StartupError
 from transom.events import Filter, Listener
 from transom.health import HealthCheck
+from transom.http.pipeline import RequestStep
 from transom.permissions.rules import Rule
 from transom.system.migrations import Migration
 
@@ -139,6 +140,45 @@ def test_hook_init_app(make_app):
 
     app = make_app(plugins=[plugin("demo", init_app=init)], bootstrap=False)
     assert app.extensions["transom_demo"]["kernel"] is app.extensions["transom"]
+
+
+def test_hook_register_request_steps(make_app):
+    seen: list[str] = []
+
+    def steps(cms):
+        # given out of order: the declarations decide
+        return [
+            RequestStep("audit", before=lambda: seen.append("audit"),
+                        runs_after=("tenant", "rate_limit")),
+            RequestStep("tenant", before=lambda: seen.append("tenant"),
+                        after=lambda resp: seen.append("after") or resp,
+                        requires=("request_id",), runs_before=("missing",)),
+        ]
+
+    def init(cms, app):
+        app.before_request(lambda: seen.append("plugin before_request"))
+
+    app = make_app(plugins=[plugin("steps", register_request_steps=steps, init_app=init)],
+                   bootstrap=False)
+    names = [f.__name__ for f in app.before_request_funcs[None]]
+    assert names[:4] == ["transom_messenger_sync", "step_request_id", "step_tenant",
+                         "step_audit"]
+    app.test_client().get("/server/ping")
+    assert seen == ["tenant", "audit", "plugin before_request", "after"]
+
+    def cycle(cms):
+        return [RequestStep("a", before=lambda: None, runs_after=("b",)),
+                RequestStep("b", before=lambda: None, requires=("c",)),
+                RequestStep("c", before=lambda: None, runs_before=("b",), runs_after=("a",))]
+
+    with pytest.raises(StartupError, match=r"'a', 'b', 'c'.*cycle"):
+        make_app(plugins=[plugin("cycle", register_request_steps=cycle)], bootstrap=False)
+    with pytest.raises(StartupError, match="requires the step 'nope'"):
+        make_app(plugins=[plugin("needy", register_request_steps=lambda cms: RequestStep(
+            "needy", before=lambda: None, requires=("nope",)))], bootstrap=False)
+    with pytest.raises(StartupError, match="Two request steps are named 'request_id'"):
+        make_app(plugins=[plugin("twin", register_request_steps=lambda cms: RequestStep(
+            "request_id", before=lambda: None))], bootstrap=False)
 
 
 def test_hook_accountability_from_request(make_app):

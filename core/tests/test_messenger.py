@@ -108,6 +108,17 @@ def test_remote_messages_are_deduplicated_and_resync_runs_every_handler(tmp_path
     assert seen == [("a", {"x": 1}), ("a", {}), ("b", {})]
 
 
+def test_a_closed_bus_stays_readable_for_threads_still_running(tmp_path):
+    a, b = _pair(tmp_path)
+    a.publish("t", {})
+    head = b.local.head()
+    b.local.close()
+    assert b.local.head() == head  # a request finishing during shutdown: no error
+    b.sync()  # nothing is read any more, nothing fails
+    b.publish("t", {})  # nor written
+    assert a.local.head() == head
+
+
 def test_message_codec_round_trip_and_garbage():
     msg = Message("schema", {"collections": ["a"]}, origin="o")
     back = Message.decode(msg.encode())
@@ -148,7 +159,8 @@ def test_redis_transport_reaches_another_instance(tmp_path):
         assert b.transports[0].ready.wait(5)
         a.publish("schema", {"collections": ["articles"]})
         # the delay itself is measured by the live tests, not asserted here
-        assert wait_for(lambda: got == [{"collections": ["articles"]}]) is not None
+        # (a resync after a reconnect under load delivers {} to the handler as well)
+        assert wait_for(lambda: {"collections": ["articles"]} in got, timeout=10) is not None
     finally:
         a.close()
         b.close()

@@ -343,8 +343,8 @@ def test_rate_limiter_runs_before_other_request_hooks(make_app):
                    plugins=[plugin("eager", init_app=init)])
     names = [f.__name__ for f in app.before_request_funcs[None]]
     # the messenger's check comes first of all: state from other workers, then the front
-    assert names[:4] == ["transom_messenger_sync", "front_start_request",
-                         "front_answer_preflight", "front_limit_request"]
+    assert names[:4] == ["transom_messenger_sync", "step_request_id",
+                         "step_cors_preflight", "step_rate_limit"]
     client = app.test_client()
     client.get("/server/ping")
     assert client.get("/server/ping").status_code == 429

@@ -14,7 +14,27 @@ internal. It gives:
   built from a request (:func:`current_context`), from a hook's
   :class:`EventContext` (:meth:`ExtensionContext.from_event`) or from the kernel;
 * the errors a handler raises to answer the client (``InvalidPayloadError`` cancels a write
-  with a 400, ``ForbiddenError`` with a 403...).
+  with a 400, ``ForbiddenError`` with a 403...);
+* every type a hook spec (:mod:`transom.hookspecs`) receives or returns: the kernel
+  :class:`Transom` (``cms``), :class:`RawSchema`, :class:`Dialect`, :class:`Rule`,
+  :class:`AuthProvider`, :class:`HealthCheck`, :class:`EmailMessage`, :class:`Transport`,
+  :class:`RequestStep` (``register_request_steps``)...;
+* per-app plugin state: ``cms.state(key, factory)`` (a method of :class:`Transom`, thread-safe
+  get-or-create), the one home for what a plugin keeps per app;
+* request helpers for views: :func:`current_cms`, :func:`get_accountability`,
+  :func:`client_ip`, :func:`json_response`, :func:`request_json`, :func:`no_content`,
+  :func:`dumps`, :func:`render_error`;
+* building blocks first-party plugins share: the schema model (:class:`SchemaSnapshot`,
+  :class:`Collection`, :class:`Field`), query parsing (:func:`parse_query_dict`,
+  :func:`has_dynamic_variables`), passwords and tokens (:func:`hash_password`,
+  :func:`verify_password`, :func:`extract_token`, :func:`looks_like_jwt`,
+  :func:`find_user`, ``DEFAULT_PROVIDER``), :func:`system_metadata` and :func:`flatten`
+  (hook results where each plugin returns one object or a list).
+
+First-party plugins (``plugins/*``, the examples and ``_template``) import ``transom.api``
+only; ``tests/test_architecture.py`` and the ``plugins-use-the-api`` import-linter contract
+enforce it. Dialect packages may also import the dialect SPI: ``transom.dialects``,
+``transom.schema.raw``, ``transom.messenger`` (see docs/writing-plugins.md).
 
 Example, an endpoint that sums ``count`` over the caller's ``page_visits``::
 
@@ -44,29 +64,55 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__, hookimpl
 from .accountability import SYSTEM_ADMIN, Accountability
+from .auth.passwords import hash_password, verify_password
+from .auth.providers import DEFAULT_PROVIDER, AuthProvider, find_user
+from .auth.tokens import extract_token, looks_like_jwt
 from .config import Setting
+from .dialects import Dialect
 from .errors import (
+    ErrorGroup,
     FailedValidationError,
     ForbiddenError,
     InvalidCredentialsError,
+    InvalidOtpError,
     InvalidPayloadError,
     InvalidQueryError,
+    InvalidTokenError,
+    MethodNotAllowedError,
+    RequestsExceededError,
+    RouteNotFoundError,
     ServiceUnavailableError,
+    StartupError,
+    TokenExpiredError,
     TransomError,
     UnprocessableContentError,
+    UserSuspendedError,
 )
 from .events import EventContext, Filter, Listener, Schedule
-from .query import Query
+from .health import HealthCheck
+from .http.context import client_ip, current_cms, get_accountability
+from .http.errors import render_error
+from .http.pipeline import RequestStep
+from .http.responses import dumps, json_response, no_content, request_json
+from .kernel import Transom
+from .mail import EmailMessage
+from .messenger import Transport
+from .permissions.rules import Rule
+from .plugins import flatten
+from .query import Query, has_dynamic_variables, parse_query_dict
+from .query.model import limit_settings
+from .schema.model import Collection, Field, SchemaSnapshot
+from .schema.raw import RawSchema
+from .schema.types import FieldType, field_type, field_types
 from .services.items import ItemsService
 from .services.schema import CollectionsService, FieldsService, RelationsService
 from .services.users import UsersService
 from .system.migrations import Migration
+from .system.tables import system_metadata
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-    from .kernel import Transom
-    from .schema.model import SchemaSnapshot
 
 __all__ = [
     "__version__",
@@ -80,6 +126,10 @@ __all__ = [
     "Setting",
     "Migration",
     "Query",
+    "limit_settings",
+    "FieldType",
+    "field_type",
+    "field_types",
     "ItemsService",
     "UsersService",
     "CollectionsService",
@@ -97,6 +147,48 @@ __all__ = [
     "FailedValidationError",
     "UnprocessableContentError",
     "ServiceUnavailableError",
+    "StartupError",
+    "ErrorGroup",
+    "InvalidOtpError",
+    "InvalidTokenError",
+    "TokenExpiredError",
+    "UserSuspendedError",
+    "MethodNotAllowedError",
+    "RequestsExceededError",
+    "RouteNotFoundError",
+    # the types of the hook contract
+    "Transom",
+    "RawSchema",
+    "Dialect",
+    "Rule",
+    "AuthProvider",
+    "HealthCheck",
+    "EmailMessage",
+    "Transport",
+    "RequestStep",
+    # request helpers
+    "current_cms",
+    "get_accountability",
+    "client_ip",
+    "json_response",
+    "request_json",
+    "no_content",
+    "dumps",
+    "render_error",
+    # shared building blocks
+    "SchemaSnapshot",
+    "Collection",
+    "Field",
+    "parse_query_dict",
+    "has_dynamic_variables",
+    "hash_password",
+    "verify_password",
+    "extract_token",
+    "looks_like_jwt",
+    "find_user",
+    "DEFAULT_PROVIDER",
+    "system_metadata",
+    "flatten",
 ]
 
 #: The logger extension code writes to (a child per extension: ``logger.getChild(name)``).
@@ -163,8 +255,6 @@ class ExtensionContext:
     @classmethod
     def for_request(cls) -> ExtensionContext:
         """Inside a Flask view: the current app's kernel and the request's caller."""
-        from .http.context import current_cms, get_accountability
-
         return cls(current_cms(), get_accountability())
 
     @classmethod

@@ -14,6 +14,7 @@ from werkzeug.routing import BaseConverter
 from .config import Config
 from .errors import StartupError
 from .http.errors import install_error_handlers
+from .http.pipeline import install_request_steps
 from .kernel import Transom
 from .logs import configure_logging
 from .plugins import flatten, make_plugin_manager
@@ -68,6 +69,7 @@ def create_app(
     install_error_handlers(app)
     _register_blueprints(app, cms)
     cms.hook.init_app(cms=cms, app=app)
+    install_request_steps(app, cms)  # the front of the pipeline, in declared order
     # First of all: what another worker changed is honoured before this request is read.
     app.before_request_funcs.setdefault(None, []).insert(0, _sync_hook(cms))
     _retry_stale_views(app, cms)

@@ -38,8 +38,6 @@ from .errors import StartupError
 if TYPE_CHECKING:
     import pluggy
 
-    from .plugins import PluginInfo
-
 log = logging.getLogger("transom.extensions")
 
 #: Prefix of the plugin names (and of the private module names) of drop-in extensions.
@@ -110,20 +108,19 @@ def import_extension(source: ExtensionSource) -> ModuleType:
 
 
 def load_extensions(pm: pluggy.PluginManager, config: Any,
-                    info: dict[str, PluginInfo], deny: list[str] | tuple[str, ...] = ()
-                    ) -> list[str]:
-    """Register every extension of ``EXTENSIONS_PATH`` with ``pm``; return their names.
+                    deny: list[str] | tuple[str, ...] = ()) -> list[ExtensionSource]:
+    """Register every extension of ``EXTENSIONS_PATH`` with ``pm``; return those loaded
+    (their ``plugin_name`` is the name they were registered under).
 
     Called by :func:`transom.plugins.make_plugin_manager` after the explicit plugins and
     before ``check_pending``, so an extension implementing a hook that does not exist is
-    reported like any other plugin.
+    reported like any other plugin; it records their :class:`~transom.plugins.PluginInfo`
+    (this module does not import ``plugins``, which imports it).
     """
-    from .plugins import PluginInfo
-
     folder = extensions_folder(config)
     if folder is None:
         return []
-    loaded: list[str] = []
+    loaded: list[ExtensionSource] = []
     for source in discover(folder):
         plugin_name = source.plugin_name
         if plugin_name in deny:
@@ -140,7 +137,6 @@ def load_extensions(pm: pluggy.PluginManager, config: Any,
             raise StartupError(f"Extension {source.path} failed to load: "
                                f"{type(exc).__name__}: {exc}") from exc
         pm.register(module, name=plugin_name)
-        info[plugin_name] = PluginInfo(plugin_name, str(source.path), None, None)
-        loaded.append(plugin_name)
+        loaded.append(source)
         log.info("loaded extension %s from %s", plugin_name, source.path)
     return loaded

@@ -11,9 +11,9 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 import sqlalchemy as sa
@@ -30,12 +30,15 @@ from .plugins import PluginInfo, flatten
 from .schema.build import build_snapshot, merge_raw
 from .schema.model import SchemaSnapshot
 from .schema.raw import RawSchema
+from .schema.types import collect_field_types
 from .system import collections as system_meta
 
 if TYPE_CHECKING:
     from .accountability import Accountability
 
 log = logging.getLogger("transom")
+
+T = TypeVar("T")
 
 #: Where to find a dialect for each ``DB_CLIENT`` value, named in start-up errors.
 KNOWN_CLIENTS: dict[str, str] = {
@@ -96,10 +99,14 @@ class Transom:
         self.hook = pm.hook
         self.plugins = plugins
         self.log = log
+        #: per-app state of plugins, by key; use :meth:`state` rather than this dict
         self.extensions: dict[str, Any] = {}
+        self._state_lock = threading.RLock()
         settings: list[Setting] = list(CORE_SETTINGS)
         settings.extend(flatten(self.hook.register_settings()))
         config.declare(settings)
+        #: field types by name (core's and plugins'), also put in the process registry
+        self.field_types = collect_field_types(flatten(self.hook.register_field_types(cms=self)))
         self.dialect = self._choose_dialect()
         self.url = self._database_url()
         self.engine: Engine = self.dialect.create_engine(self.url, config)
@@ -136,6 +143,29 @@ class Transom:
         self.plans = LRUCache(int(config.get("PLAN_CACHE_SIZE", 512)))
         self._watcher: threading.Thread | None = None
         self._watch_stop: threading.Event | None = None
+
+    # -- plugin state -------------------------------------------------------------------
+    def state(self, key: str, factory: Callable[[], T] | None = None) -> T:
+        """The per-app state a plugin keeps under ``key``, made by ``factory()`` on first
+        use (thread-safe: two threads asking at once get the same object, and ``factory``
+        runs once). Without ``factory``, the state if it exists, else None. This is the one
+        home of plugin state: use a key of your own (your package name); a factory that
+        returns None stores None (asked again, the stored None is returned).
+        """
+        try:
+            return self.extensions[key]
+        except KeyError:
+            if factory is None:
+                return None  # type: ignore[return-value]
+        with self._state_lock:
+            if key not in self.extensions:
+                self.extensions[key] = factory()
+            return self.extensions[key]
+
+    def drop_state(self, key: str) -> Any:
+        """Forget the state kept under ``key`` and return it (None if there was none)."""
+        with self._state_lock:
+            return self.extensions.pop(key, None)
 
     # -- start-up -----------------------------------------------------------------------
     def _choose_dialect(self) -> Dialect:
@@ -417,6 +447,8 @@ class Transom:
     def close(self) -> None:
         if self._watch_stop is not None:
             self._watch_stop.set()
+            if self._watcher is not None:
+                self._watcher.join(2.0)
         self.hook.shutdown(cms=self)
         self.events.close()
         self.messenger.close()

@@ -19,22 +19,25 @@ from typing import Any
 
 import pluggy
 
-from . import hookspecs
+from . import __version__, hookspecs
+from .config import parse_csv
 from .errors import StartupError
+from .extensions import load_extensions
 
 log = logging.getLogger("transom.plugins")
 
 ENTRY_POINT_GROUP = "transom.plugins"
 
 #: Core features written as plugins. ``essential`` ones cannot be blocked.
-#: The front of the pipeline (request id, CORS, rate limits) is ordered by rank in
-#: ``request_log.add_front_hook``, not by this list.
+#: The front of the pipeline (request id, CORS, rate limits) is ordered by the steps'
+#: declarations (``register_request_steps``, see ``http/pipeline.py``), not by this list.
 DEFAULT_PLUGINS: tuple[tuple[str, str, bool], ...] = (
     ("core_request_log", "transom.default_plugins.request_log", False),
     ("core_cors", "transom.default_plugins.cors", False),
     ("core_rate_limit", "transom.default_plugins.rate_limit", False),
     ("core_server", "transom.default_plugins.server", True),
     ("core_static_token", "transom.default_plugins.static_token", False),
+    ("core_field_types", "transom.default_plugins.field_types", True),
     ("core_items", "transom.default_plugins.items_api", True),
     ("core_schema_api", "transom.default_plugins.schema_api", False),
     ("core_schema_sync_api", "transom.default_plugins.schema_sync_api", False),
@@ -115,12 +118,9 @@ def make_plugin_manager(
         pm.trace.root.setwriter(lambda msg: log.debug("hook: %s", msg.rstrip()))
         pm.enable_tracing()
     info: dict[str, PluginInfo] = {}
-    from .config import parse_csv
-
     deny = parse_csv(config.get("TRANSOM_DISABLE_PLUGINS") or [])
     allow_raw = config.get("TRANSOM_PLUGINS")
     allow = parse_csv(allow_raw) if allow_raw else None
-    from . import __version__
 
     for name, module_name, essential in DEFAULT_PLUGINS:
         if name in deny and not essential:
@@ -160,9 +160,9 @@ def make_plugin_manager(
         module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__module__
         info[name] = PluginInfo(name, module)
 
-    from .extensions import load_extensions
-
-    load_extensions(pm, config, info, deny)  # EXTENSIONS_PATH: drop-in files and packages
+    # EXTENSIONS_PATH: drop-in files and packages
+    for source in load_extensions(pm, config, deny):
+        info[source.plugin_name] = PluginInfo(source.plugin_name, str(source.path))
     pm.hook.add_hookspecs.call_historic(kwargs={"pm": pm})
     try:
         pm.check_pending()

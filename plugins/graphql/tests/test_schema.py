@@ -114,7 +114,7 @@ def test_schema_cache_is_a_bounded_lru():
 def test_cache_capacity_setting(make_app, make_user):
     app = make_app(config={"GRAPHQL_SCHEMA_CACHE_CAPACITY": "2"})
     assert get_state(app).schemas.capacity == 2
-    assert app.extensions["transom_graphql"] is get_state(app)
+    assert app.extensions["transom"].state("transom_graphql") is get_state(app)
 
 
 @pytest.mark.backends("sqlite")

@@ -20,6 +20,8 @@ from typing import Any
 
 from dateutil import parser as date_parser
 
+from ..schema.types import plugin_field_type
+
 CONCEALED = "**********"
 _UTC = dt.UTC
 
@@ -210,7 +212,11 @@ def out_converter(type_: str, concealed: bool = False,
             return str(decimal.Decimal(str(v)).quantize(quantum))
 
         return fixed
-    return OUT.get(type_)
+    conv = OUT.get(type_)
+    if conv is None and type_ not in IN:  # a plugin's type (registry), looked up once
+        ft = plugin_field_type(type_)
+        conv = ft.from_db if ft is not None else None
+    return conv
 
 
 # -- in ------------------------------------------------------------------------------------
@@ -334,6 +340,15 @@ def to_db(type_: str, value: Any) -> Any:
     if value is None:
         return None
     conv = IN.get(type_)
+    if conv is None:
+        ft = plugin_field_type(type_)
+        if ft is not None and ft.to_db is not None:
+            try:
+                return ft.to_db(value)
+            except ValueError_:
+                raise
+            except (TypeError, ValueError) as exc:  # a plugin's message, as a 400
+                raise ValueError_(str(exc) or f"Value is not a valid {type_}") from None
     return conv(value) if conv else value
 
 

@@ -2,8 +2,9 @@
 
 Directus mounts the ``cors`` middleware before the body parser, the rate limiters and
 authentication, and it ends every ``OPTIONS`` request there with ``204``. The same happens
-here: a front hook answers ``OPTIONS`` before the limiter counts it or anyone authenticates,
-and flask-cors's ``after_request`` adds the headers to it and to every other answer
+here: the ``cors_preflight`` request step (after ``request_id``, see
+:mod:`transom.http.pipeline`) answers ``OPTIONS`` before the limiter counts it or anyone
+authenticates, and flask-cors's ``after_request`` adds the headers to it and to every other answer
 (errors included, since Flask runs ``after_request`` for handled errors).
 
 ``CORS_ORIGIN``: ``false`` sends no CORS headers, ``true`` reflects the caller's origin,
@@ -22,7 +23,7 @@ from flask_cors import CORS
 
 from .. import hookimpl
 from ..config import Setting
-from .request_log import RANK_CORS, add_front_hook
+from ..http.pipeline import STEP_CORS_PREFLIGHT, STEP_REQUEST_ID, RequestStep
 
 SETTINGS = [
     Setting("CORS_ENABLED", False, "bool", "Answer cross-origin requests."),
@@ -108,12 +109,19 @@ def init_app(cms: Any, app: Flask) -> None:
     if options is None:
         return
     CORS(app, **options)
-    app.extensions["transom_cors"] = options
+    cms.state("transom_cors", lambda: options)  # what CORS answers with, for inspection
 
-    def answer_preflight() -> Response | None:
-        # Directus's cors middleware ends every OPTIONS request, found route or not.
-        if request.method != "OPTIONS":
-            return None
-        return Response(status=204)
 
-    add_front_hook(app, cms, answer_preflight, RANK_CORS)
+def answer_preflight() -> Response | None:
+    # Directus's cors middleware ends every OPTIONS request, found route or not.
+    if request.method != "OPTIONS":
+        return None
+    return Response(status=204)
+
+
+@hookimpl
+def register_request_steps(cms: Any) -> RequestStep | None:
+    if cors_options(cms.config) is None:
+        return None
+    return RequestStep(STEP_CORS_PREFLIGHT, before=answer_preflight,
+                       runs_after=(STEP_REQUEST_ID,))

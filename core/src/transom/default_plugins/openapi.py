@@ -25,6 +25,7 @@ from ..http.context import current_cms, get_accountability
 from ..http.openapi import Blueprint, copy_static_document, document, get_api
 from ..http.responses import json_response
 from ..http.schemas import ErrorEnvelope, QuerySchema
+from ..schema.types import plugin_field_type
 
 bp = Blueprint("transom_openapi", __name__, description="The OpenAPI document.")
 
@@ -102,7 +103,9 @@ def build_items_spec(cms: Any, accountability: Any) -> dict[str, Any]:
                     continue
                 props[fname] = {"type": "array", "items": {}}
                 continue
-            prop = dict(_TYPES.get(f.type, {"type": "string"}))
+            registered = plugin_field_type(f.type)  # a plugin's type: its own schema
+            prop = dict(registered.openapi if registered is not None
+                        else _TYPES.get(f.type, {"type": "string"}))
             if f.nullable:
                 prop["nullable"] = True
             props[fname] = prop

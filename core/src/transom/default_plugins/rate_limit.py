@@ -1,9 +1,9 @@
 """Directus's rate limiters: a global budget, then one per client IP.
 
 Directus mounts them after CORS and before ``/server/ping`` and authentication, so every
-request but a CORS preflight counts, ``/server/ping`` included. Here they are a front hook
-(see :func:`transom.default_plugins.request_log.add_front_hook`), ranked after the request
-id and the CORS preflight answer: they run before authentication (which is lazy, inside the
+request but a CORS preflight counts, ``/server/ping`` included. Here they are the
+``rate_limit`` request step (see :mod:`transom.http.pipeline`), declared to run after the
+request id and the CORS preflight answer: they run before authentication (which is lazy, inside the
 views) and before every route. A refused request gets 429 ``REQUESTS_EXCEEDED`` in the
 usual error envelope, with ``Retry-After`` in seconds.
 """
@@ -15,15 +15,13 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask
-
 from .. import hookimpl
 from ..config import Setting
 from ..errors import RequestsExceededError, StartupError
 from ..health import HealthCheck
 from ..http.context import client_ip
+from ..http.pipeline import STEP_CORS_PREFLIGHT, STEP_RATE_LIMIT, STEP_REQUEST_ID, RequestStep
 from ..ratelimit import Hit, MemoryStore, RateLimitStore, RedisStore
-from .request_log import RANK_RATE_LIMIT, add_front_hook
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 EXTENSION_KEY = "transom_rate_limit"
@@ -131,9 +129,7 @@ def build_limiter(config: Any) -> RateLimiter | None:
 
 def get_limiter(cms: Any) -> RateLimiter | None:
     """The app's limiter, built once (health checks ask before ``init_app`` runs)."""
-    if EXTENSION_KEY not in cms.extensions:
-        cms.extensions[EXTENSION_KEY] = build_limiter(cms.config)
-    return cms.extensions[EXTENSION_KEY]
+    return cms.state(EXTENSION_KEY, lambda: build_limiter(cms.config))
 
 
 def server_info_limits(cms: Any) -> tuple[Any, Any]:
@@ -163,19 +159,20 @@ def register_health_checks(cms: Any) -> Any:
 
 
 @hookimpl
-def init_app(cms: Any, app: Flask) -> None:
+def register_request_steps(cms: Any) -> RequestStep | None:
     limiter = get_limiter(cms)
     if limiter is None:
-        return
+        return None
 
     def limit_request() -> None:
         limiter.check(client_ip())
 
-    add_front_hook(app, cms, limit_request, RANK_RATE_LIMIT)
+    return RequestStep(STEP_RATE_LIMIT, before=limit_request,
+                       runs_after=(STEP_REQUEST_ID, STEP_CORS_PREFLIGHT))
 
 
 @hookimpl
 def shutdown(cms: Any) -> None:
-    limiter = cms.extensions.get(EXTENSION_KEY)
+    limiter = cms.state(EXTENSION_KEY)
     if limiter is not None:
         limiter.close()

@@ -6,9 +6,8 @@ or a client tracing a call), a new random one otherwise. It is echoed in the res
 When the response is ready, one ``transom.access`` line records method, path (never the
 query string, which may hold ``access_token``), status, duration, user and IP.
 
-This module also owns the front of the request pipeline (:func:`add_front_hook`): the hooks
-that must run before authentication and before any route, in a fixed order whatever order
-pluggy calls ``init_app`` in.
+Both are the ``request_id`` step of the request pipeline (``register_request_steps``, see
+:mod:`transom.http.pipeline`): the first step, so its ``after`` is the last to see the response.
 """
 
 from __future__ import annotations
@@ -17,14 +16,14 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, g, request
+from flask import g, request
 
 from .. import hookimpl
 from ..config import Setting
 from ..http.context import client_ip
+from ..http.pipeline import STEP_REQUEST_ID, RequestStep
 
 log = logging.getLogger("transom.access")
 
@@ -32,43 +31,8 @@ REQUEST_ID_HEADER = "X-Request-Id"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._:@/+=-]")
 MAX_REQUEST_ID = 128
 
-#: Ranks of the front hooks: request id first, CORS preflights next, then the limiters.
-RANK_REQUEST_LOG = 10
-RANK_CORS = 20
-RANK_RATE_LIMIT = 30
-_RANK_ATTR = "_transom_front_rank"
-
 #: Paths logged at debug rather than info: load balancers poll them every few seconds.
 QUIET_PATHS = frozenset({"/server/ping"})
-
-
-def add_front_hook(app: Flask, cms: Any, fn: Callable[[], Any], rank: int) -> None:
-    """Put ``fn`` among the app's first ``before_request`` functions, ordered by ``rank``.
-
-    Flask runs app-level ``before_request`` functions in list order, before any
-    blueprint's, and stops at the first one that returns a response. pluggy calls
-    ``init_app`` implementations last-registered first, so appending would order these
-    hooks by accident; instead each is inserted before the first function that is not a
-    front hook (or has a higher rank). Authentication is lazy (the first
-    ``get_accountability()`` call, inside a view), so everything inserted here runs before
-    it and before the route. The kernel is bound to the request here too, so that an error
-    raised by a front hook (a 429) still reaches the ``handle_exception`` hooks.
-    """
-
-    def front_hook() -> Any:
-        request.environ.setdefault("transom.cms", cms)
-        return fn()
-
-    front_hook.__name__ = f"front_{getattr(fn, '__name__', 'hook')}"
-    setattr(front_hook, _RANK_ATTR, rank)
-    funcs = app.before_request_funcs.setdefault(None, [])
-    pos = 0
-    for i, existing in enumerate(funcs):
-        other = getattr(existing, _RANK_ATTR, None)
-        if other is None or other > rank:
-            break
-        pos = i + 1
-    funcs.insert(pos, front_hook)
 
 
 def sanitize_request_id(value: str | None) -> str | None:
@@ -90,7 +54,7 @@ def register_settings() -> Any:
 
 
 @hookimpl
-def init_app(cms: Any, app: Flask) -> None:
+def register_request_steps(cms: Any) -> RequestStep:
     ignored = frozenset(cms.config.get("LOG_HTTP_IGNORE_PATHS") or ())
 
     def start_request() -> None:
@@ -100,9 +64,6 @@ def init_app(cms: Any, app: Flask) -> None:
             sanitize_request_id(request.headers.get(REQUEST_ID_HEADER)) or new_request_id()
         )
 
-    add_front_hook(app, cms, start_request, RANK_REQUEST_LOG)
-
-    @app.after_request
     def finish_request(resp: Any) -> Any:
         env = request.environ
         rid = env.get("transom.request_id")
@@ -132,3 +93,5 @@ def init_app(cms: Any, app: Flask) -> None:
             "ip": ip,
         })
         return resp
+
+    return RequestStep(STEP_REQUEST_ID, before=start_request, after=finish_request)

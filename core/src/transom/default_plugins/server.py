@@ -13,6 +13,8 @@ from ..health import HealthCheck, check_local_folder, run_checks
 from ..http.context import current_cms, get_accountability
 from ..http.openapi import Blueprint
 from ..http.responses import json_response
+from ..query.model import limit_settings
+from .rate_limit import server_info_limits
 
 PROJECT_DEFAULTS: dict[str, Any] = {
     "project_name": "Transom",
@@ -88,16 +90,13 @@ def info() -> Response:
     acc = get_accountability()
     data: dict[str, Any] = {"project": project_info(cms), "setupCompleted": True}
     if not acc.is_anonymous:
-        from .rate_limit import server_info_limits
-
         rate_limit, rate_limit_global = server_info_limits(cms)
-        limit_max = cms.config.get("QUERY_LIMIT_MAX")
+        limit_default, limit_max = limit_settings(cms.config)
         data.update(
             rateLimit=rate_limit,
             rateLimitGlobal=rate_limit_global,
             extensions={"limit": None},
-            queryLimit={"default": cms.config.get("QUERY_LIMIT_DEFAULT"),
-                        "max": -1 if limit_max is None or limit_max < 0 else limit_max},
+            queryLimit={"default": limit_default, "max": max(limit_max, -1)},
             websocket=False,
             uploads=None,
             version=__version__,

@@ -31,6 +31,7 @@ from ..http.schemas import (
 from ..permissions.rules import ACTIONS
 from ..query import parse_query
 from ..services.items import ItemsService
+from ..services.users import UsersService
 
 #: route -> (collection, writable)
 ROUTES: dict[str, tuple[str, bool]] = {
@@ -61,8 +62,6 @@ bp = Blueprint("transom_system", __name__, description="System collections and m
 
 def _service(collection: str) -> ItemsService:
     if collection == "directus_users":  # email format and the project's password policy
-        from ..services.users import UsersService
-
         return UsersService(current_cms(), get_accountability())
     return ItemsService(current_cms(), collection, get_accountability())
 

@@ -20,6 +20,7 @@ from ..errors import (
     TransomError,
     error_body,
 )
+from .openapi import request_location_of, validation_message
 from .responses import json_response
 
 log = logging.getLogger("transom.http")
@@ -39,8 +40,6 @@ def to_transom_error(exc: BaseException) -> TransomError:
         return ServiceUnavailableError("database", "Database connection lost")
     if isinstance(exc, HTTPException) and exc.code == 422 and hasattr(exc, "data"):
         # a stock flask-smorest/webargs Blueprint (a plugin's): Directus answers 400
-        from .openapi import request_location_of, validation_message
-
         messages = (exc.data or {}).get("messages") or {}
         location = request_location_of(exc)
         if isinstance(messages, dict) and len(messages) == 1:

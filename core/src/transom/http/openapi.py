@@ -24,6 +24,7 @@ from flask import Flask
 from marshmallow import Schema, ValidationError
 from webargs.flaskparser import FlaskParser
 
+from .. import __version__
 from ..errors import InvalidPayloadError, InvalidQueryError
 from .schemas import DataEnvelope, ErrorEnvelope
 
@@ -215,7 +216,6 @@ def static_document(app: Flask) -> dict[str, Any]:
     if cached is not None:
         return cached
     cms = app.extensions["transom"]
-    from .. import __version__
 
     api = get_api(app, cms.config.get("PROJECT_NAME", "Transom"), __version__)
     spec = api.spec

@@ -57,6 +57,8 @@ class LocalBus:
         self._pid = -1
         self._fd = -1
         self._mm: mmap.mmap | None = None
+        self._closed = False
+        self._head_at_close = 0
         self._open_lock = threading.Lock()
         self._mapping()  # fail early (unwritable folder) and fix the starting head
 
@@ -89,9 +91,13 @@ class LocalBus:
 
     def head(self) -> int:
         """The sequence number of the last message written (the hot path)."""
+        if self._closed:
+            return self._head_at_close
         return _U64.unpack_from(self._mapping(), 8)[0]
 
     def send(self, message: Message) -> None:
+        if self._closed:
+            return
         data = message.encode()
         if len(data) > SLOT_SIZE - _SLOT_HEAD.size:
             data = message.bare().encode()
@@ -108,6 +114,8 @@ class LocalBus:
 
     def read(self, since: int, head: int) -> tuple[list[Message], bool]:
         """Messages ``since < seq <= head``, and whether some were lost on the way."""
+        if self._closed:
+            return [], False
         mm = self._mapping()
         lost = head - since > SLOTS or head < since
         first = max(since + 1, head - SLOTS + 1)
@@ -129,13 +137,21 @@ class LocalBus:
         return out, lost
 
     def close(self) -> None:
+        """Stop writing and reading. The mapping itself is left to the garbage collector:
+        a thread still inside ``head()`` (a request finishing during shutdown) must not
+        find it unmapped under its feet."""
+        if self._closed:
+            return
+        try:
+            self._head_at_close = self.head()
+        except (OSError, ValueError):
+            pass
+        self._closed = True
         if self._mm is not None and self._pid == os.getpid():
             try:
-                self._mm.close()
                 os.close(self._fd)
-            except (OSError, ValueError, BufferError):
+            except OSError:
                 pass
-        self._mm = None
 
 
 def open_local_bus(path: str) -> Any:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from .model import Collection, Field, Relation, SchemaSnapshot
 from .raw import RawColumn, RawSchema, RawTable
-from .types import UuidString
+from .types import UuidString, type_for_special
 
 #: Special flags that decide a field's type over the column's own type.
 _SPECIAL_TYPES = {
@@ -94,6 +94,9 @@ def field_type(column: RawColumn, special: tuple[str, ...]) -> str:
             if flag == "uuid" and column.type not in ("uuid", "string", "unknown"):
                 continue
             return _SPECIAL_TYPES[flag]
+        plugin_type = type_for_special(flag)  # a plugin's type (register_field_types)
+        if plugin_type is not None:
+            return plugin_type
     return column.type
 
 

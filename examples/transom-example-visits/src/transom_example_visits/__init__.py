@@ -60,7 +60,7 @@ class _Counter:
 
 def changes(cms: Any) -> int:
     """How many committed changes of ``page_visits`` this app has seen."""
-    counter = cms.extensions.get(EXTENSION_KEY)
+    counter = cms.state(EXTENSION_KEY)
     return counter.value if counter is not None else 0
 
 
@@ -77,7 +77,7 @@ def register_filters(cms: Any) -> Any:
 
 @hookimpl
 def register_listeners(cms: Any) -> Any:
-    counter = cms.extensions.setdefault(EXTENSION_KEY, _Counter())
+    counter = cms.state(EXTENSION_KEY, _Counter)
     # writes only: ``page_visits.items.*`` would also match the reads (``items.read``)
     return [Listener(f"{COLLECTION}.items.{action}", counter)
             for action in ("create", "update", "delete")]

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import g
 
-from transom import hookimpl
+from transom.api import hookimpl
 
 from . import jwt_tokens
 from .local import LocalProvider

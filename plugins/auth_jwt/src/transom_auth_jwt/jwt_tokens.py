@@ -32,7 +32,7 @@ from flask_jwt_extended import JWTManager, decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt.warnings import InsecureKeyLengthWarning
 
-from transom.errors import InvalidCredentialsError, InvalidTokenError, TokenExpiredError
+from transom.api import InvalidCredentialsError, InvalidTokenError, TokenExpiredError
 
 ALGORITHM = "HS256"
 ISSUER = "directus"
@@ -72,7 +72,7 @@ def install(app: Flask, secret: str) -> JWTManager:
 
     # Should a token error of the library's ever reach Flask, it still gets Directus's
     # envelope and codes, like every other error of the app.
-    from transom.http.errors import render_error
+    from transom.api import render_error
 
     manager.invalid_token_loader(lambda _reason: render_error(InvalidTokenError()))
     manager.expired_token_loader(lambda _h, _d: render_error(TokenExpiredError()))

@@ -5,9 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from transom.auth.passwords import verify_password
-from transom.auth.providers import DEFAULT_PROVIDER, AuthProvider, find_user
-from transom.errors import InvalidCredentialsError, InvalidPayloadError
+from transom.api import (
+    DEFAULT_PROVIDER,
+    AuthProvider,
+    InvalidCredentialsError,
+    InvalidPayloadError,
+    find_user,
+    verify_password,
+)
 
 MODES = ("cookie", "json", "session")
 

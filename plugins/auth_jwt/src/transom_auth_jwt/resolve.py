@@ -18,10 +18,15 @@ from typing import Any
 
 from flask import g, request
 
-from transom.accountability import Accountability
-from transom.auth.tokens import extract_token, looks_like_jwt
-from transom.errors import InvalidCredentialsError, InvalidTokenError, UserSuspendedError
-from transom.http.context import client_ip
+from transom.api import (
+    Accountability,
+    InvalidCredentialsError,
+    InvalidTokenError,
+    UserSuspendedError,
+    client_ip,
+    extract_token,
+    looks_like_jwt,
+)
 
 from . import jwt_tokens, service
 from .state import AuthState, get_state

@@ -8,15 +8,18 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from transom.auth.providers import DEFAULT_PROVIDER
-from transom.errors import (
+from transom.api import (
+    DEFAULT_PROVIDER,
     InvalidPayloadError,
     RequestsExceededError,
     RouteNotFoundError,
     TransomError,
+    client_ip,
+    current_cms,
+    json_response,
+    no_content,
+    request_json,
 )
-from transom.http.context import client_ip, current_cms
-from transom.http.responses import json_response, no_content, request_json
 
 from . import jwt_tokens, service
 from .local import MODES, looks_like_email, require_string

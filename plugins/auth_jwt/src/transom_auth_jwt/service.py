@@ -22,19 +22,20 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import sqlalchemy as sa
 
-from transom.accountability import Accountability
-from transom.auth.passwords import hash_password
-from transom.auth.providers import AuthProvider, find_user
-from transom.errors import (
+from transom.api import (
+    Accountability,
+    AuthProvider,
+    EmailMessage,
+    EventContext,
     FailedValidationError,
     InvalidCredentialsError,
     InvalidOtpError,
     InvalidTokenError,
     TransomError,
     UserSuspendedError,
+    find_user,
+    hash_password,
 )
-from transom.events import EventContext
-from transom.mail import EmailMessage
 
 from . import jwt_tokens
 from .state import AuthState

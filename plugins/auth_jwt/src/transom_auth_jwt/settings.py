@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from transom.config import Setting
-from transom.errors import StartupError
+from transom.api import Setting, StartupError
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("ACCESS_TOKEN_TTL", "15m", "duration", "Lifetime of access tokens (JWTs)."),

@@ -1,4 +1,4 @@
-"""Per-app state of the plugin, kept in ``cms.extensions["auth_jwt"]``.
+"""Per-app state of the plugin, kept in ``cms.state("auth_jwt")``.
 
 Built once when the app starts: settings parsed, the signing secret chosen, providers
 collected, counters created. Nothing here is module-global, so two apps in one process (as in
@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
-from transom.auth.providers import AuthProvider
-from transom.errors import StartupError
-from transom.plugins import flatten
-from transom.system.tables import system_metadata
+from transom.api import AuthProvider, StartupError, flatten, system_metadata
 
 from .limits import AttemptCounter, FailureWindow
 from .settings import AuthSettings
@@ -26,7 +22,6 @@ from .settings import AuthSettings
 log = logging.getLogger("transom.auth")
 
 EXTENSION_KEY = "auth_jwt"
-_lock = threading.Lock()
 
 
 @dataclass
@@ -78,10 +73,4 @@ def build_state(cms: Any) -> AuthState:
 
 def get_state(cms: Any) -> AuthState:
     """The app's state, built on first use if ``init_app`` has not run yet."""
-    state = cms.extensions.get(EXTENSION_KEY)
-    if state is None:
-        with _lock:
-            state = cms.extensions.get(EXTENSION_KEY)
-            if state is None:
-                state = cms.extensions[EXTENSION_KEY] = build_state(cms)
-    return state
+    return cms.state(EXTENSION_KEY, lambda: build_state(cms))

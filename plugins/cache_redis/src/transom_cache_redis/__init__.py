@@ -12,26 +12,31 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from transom import hookimpl
-from transom.events import Filter, Listener
-from transom.health import HealthCheck
+from transom.api import Filter, HealthCheck, Listener, hookimpl
 
 from .cache import ENVIRON_RESULT, EXTENSION_KEY, ResponseCache
 from .settings import SETTINGS, CacheSettings
 
-__all__ = ["ENVIRON_RESULT", "EXTENSION_KEY", "ResponseCache", "get_cache"]
+__all__ = ["ENVIRON_RESULT", "EXTENSION_KEY", "ResponseCache", "cache_enabled", "get_cache"]
 
 _CHANGE_EVENTS = ("*.create", "*.update", "*.delete")
 
 
 def get_cache(cms: Any) -> ResponseCache | None:
     """The app's cache, made on first use; None when ``CACHE_ENABLED`` is off."""
-    if EXTENSION_KEY in cms.extensions:
-        return cms.extensions[EXTENSION_KEY]
-    settings = CacheSettings.from_config(cms.config)
-    cache = ResponseCache(cms, settings) if settings.enabled else None
-    cms.extensions[EXTENSION_KEY] = cache
-    return cache
+    def make() -> ResponseCache | None:
+        settings = CacheSettings.from_config(cms.config)
+        return ResponseCache(cms, settings) if settings.enabled else None
+
+    return cms.state(EXTENSION_KEY, make)
+
+
+def cache_enabled(cms: Any) -> bool:
+    """Whether this app caches responses: the public question other plugins (metrics) ask,
+    through ``cms.pm.get_plugin("cache_redis")`` so they need not depend on this package.
+    Known once the kernel is built (from ``init_app`` on); it never makes the cache. What
+    the cache did for one request is ``request.environ[ENVIRON_RESULT]``."""
+    return cms.state(EXTENSION_KEY) is not None
 
 
 @hookimpl
@@ -88,8 +93,7 @@ def clear_cache() -> Response:
     the resolved-access caches and re-reads the schema."""
     from flask import request
 
-    from transom.errors import ForbiddenError
-    from transom.http.context import current_cms, get_accountability
+    from transom.api import ForbiddenError, current_cms, get_accountability
 
     if not get_accountability().admin:
         raise ForbiddenError()
@@ -111,6 +115,6 @@ def register_blueprints(cms: Any) -> Any:
 
 @hookimpl
 def shutdown(cms: Any) -> None:
-    cache = cms.extensions.get(EXTENSION_KEY)
+    cache = cms.state(EXTENSION_KEY)
     if cache is not None:
         cache.close()

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 from flask import Flask, Response, g, has_request_context, request
 
-from transom.http.context import get_accountability
+from transom.api import get_accountability
 
 from .keys import IdentityRules, cacheable_path, digest, stable_query
 from .settings import MEMORY_MAX_ENTRIES, CacheSettings
@@ -49,7 +49,7 @@ _G_DIRTY = "_transom_cache_dirty"
 
 
 class ResponseCache:
-    """One per app (``cms.extensions["transom_cache_redis"]``)."""
+    """One per app (``cms.state("transom_cache_redis")``)."""
 
     def __init__(self, cms: Any, settings: CacheSettings) -> None:
         self.cms = cms
@@ -67,7 +67,7 @@ class ResponseCache:
         s = self.settings
         if s.store == "redis":
             if not s.redis_url:
-                from transom.errors import StartupError
+                from transom.api import StartupError
 
                 raise StartupError("CACHE_STORE=redis needs CACHE_REDIS (a redis:// URL) or "
                                    "CACHE_REDIS_HOST.")

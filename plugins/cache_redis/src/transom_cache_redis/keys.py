@@ -13,10 +13,10 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus, urlencode
 
-from transom.query import has_dynamic_variables
+from transom.api import has_dynamic_variables
 
 if TYPE_CHECKING:
-    from transom.accountability import Accountability
+    from transom.api import Accountability
 
 #: Path prefixes never cached: logins and tokens, live health, metrics, binary assets,
 #: websockets. ``/auth`` is Directus's own rule.

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from transom.config import Setting
+from transom.api import Setting
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("CACHE_ENABLED", False, "bool", "Cache GET responses of item and system reads."),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from transom import hookimpl
+from transom.api import hookimpl
 
 from .builder import build_schema
 from .routes import bp
@@ -31,5 +31,4 @@ def register_blueprints(cms: Any) -> Any:
 
 @hookimpl
 def init_app(cms: Any, app: Any) -> None:
-    capacity = int(cms.config.get("GRAPHQL_SCHEMA_CACHE_CAPACITY", 100))
-    app.extensions[STATE_KEY] = GraphQLState(capacity)
+    get_state(app)  # made now, not on the first query

@@ -35,7 +35,7 @@ from graphql import (
     GraphQLUnionType,
 )
 
-from transom.schema.model import Collection, Field, SchemaSnapshot
+from transom.api import Collection, Field, SchemaSnapshot, field_type
 
 from . import resolvers
 from .meta import (
@@ -54,6 +54,7 @@ from .scalars import (
     GraphQLGeoJSON,
     GraphQLHash,
     GraphQLJSON,
+    plugin_scalar,
 )
 from .shared import GRAPHENE_SCALARS, input_object, new_type_map, shared_types
 
@@ -164,7 +165,16 @@ def scalar_for(f: Field) -> GraphQLOutputType:
         return GraphQLDate
     if t.startswith("geometry"):
         return GraphQLGeoJSON
+    ft = field_type(t)  # a plugin's type: its scalar (core's left here are all "String")
+    if ft is not None and ft.graphql_scalar != "String":
+        return _KNOWN_SCALARS.get(ft.graphql_scalar) or plugin_scalar(ft.graphql_scalar)[1]
     return GraphQLString
+
+
+_KNOWN_SCALARS: dict[str, GraphQLOutputType] = {
+    "String": GraphQLString, "Int": GraphQLInt, "Float": GraphQLFloat,
+    "Boolean": GraphQLBoolean, "JSON": GraphQLJSON, "Date": GraphQLDate,
+    "Hash": GraphQLHash, "BigInt": GraphQLBigInt, "GeoJSON": GraphQLGeoJSON}
 
 
 class SchemaBuilder:

@@ -32,7 +32,7 @@ from graphql import (
 )
 from graphql.execution.values import get_variable_values
 
-from transom.errors import ErrorGroup, MethodNotAllowedError, TransomError
+from transom.api import ErrorGroup, MethodNotAllowedError, TransomError
 
 from .fastexec import DataExecutionContext
 from .limits import check_limits

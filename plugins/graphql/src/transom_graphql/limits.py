@@ -31,6 +31,8 @@ from graphql import (
     get_named_type,
 )
 
+from transom.api import limit_settings
+
 #: Rows assumed for a nested list field without ``limit``.
 NESTED_ROWS = 10
 #: Rows assumed for ``limit: -1`` when ``QUERY_LIMIT_MAX`` is unlimited.
@@ -105,8 +107,7 @@ def measure(schema: GraphQLSchema, document: DocumentNode, operation: OperationD
     """The (depth, cost) of ``operation`` (see the module docstring)."""
     fragments = {d.name.value: d for d in document.definitions
                  if isinstance(d, FragmentDefinitionNode)}
-    default_rows = int(config.get("QUERY_LIMIT_DEFAULT", 100))
-    max_rows = int(config.get("QUERY_LIMIT_MAX", -1))
+    default_rows, max_rows = limit_settings(config)
     unbounded = max_rows if max_rows >= 0 else UNBOUNDED_ROWS
     if default_rows < 0:
         default_rows = unbounded

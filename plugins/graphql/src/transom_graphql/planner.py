@@ -28,7 +28,7 @@ from graphql import (
 from graphql.execution.collect_fields import collect_sub_fields
 from graphql.execution.values import get_argument_values
 
-from transom.query import Query, parse_query_dict
+from transom.api import Query, parse_query_dict
 
 from .meta import FieldInfo, FilterInfo, info_of
 

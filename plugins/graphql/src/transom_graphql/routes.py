@@ -8,9 +8,14 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 from graphql import print_schema
 
-from transom.errors import ForbiddenError, InvalidPayloadError
-from transom.http.context import current_cms, get_accountability
-from transom.http.responses import json_response, request_json
+from transom.api import (
+    ForbiddenError,
+    InvalidPayloadError,
+    current_cms,
+    get_accountability,
+    json_response,
+    request_json,
+)
 
 from .execute import Request, run
 from .resolvers import RequestContext

@@ -191,3 +191,24 @@ GraphQLJSON, GraphQLGeoJSON, GraphQLDate, GraphQLHash, GraphQLBigInt, GraphQLStr
 
 CUSTOM_SCALARS = (GraphQLJSON, GraphQLGeoJSON, GraphQLDate, GraphQLHash, GraphQLBigInt,
                   GraphQLStringOrFloat)
+
+
+#: Scalars of plugins' field types (``FieldType.graphql_scalar``), made once per name as
+#: string scalars: {name: (graphene type, graphql-core type)}.
+PLUGIN_SCALARS: dict[str, tuple[type[graphene.Scalar], GraphQLScalarType]] = {}
+
+
+def plugin_scalar(name: str) -> tuple[type[graphene.Scalar], GraphQLScalarType]:
+    """The string scalar called ``name`` for a plugin's field type (made on first use)."""
+    found = PLUGIN_SCALARS.get(name)
+    if found is None:
+        meta = type("Meta", (), {"name": name,
+                                 "description": f"A {name} value, sent as a string."})
+        gtype = type(name, (graphene.Scalar,), {
+            "Meta": meta,
+            "serialize": staticmethod(_identity),
+            "parse_value": staticmethod(_string_value(name)),
+            "parse_literal": staticmethod(_string_literal(name)),
+        })
+        found = PLUGIN_SCALARS[name] = (gtype, to_core(gtype)[0])
+    return found

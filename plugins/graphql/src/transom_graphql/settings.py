@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from transom.config import Setting
+from transom.api import Setting
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("GRAPHQL_INTROSPECTION", True, "bool",

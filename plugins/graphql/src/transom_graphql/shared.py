@@ -29,8 +29,20 @@ import graphene
 from graphene.types.schema import TypeMap
 from graphql import GraphQLNamedType, GraphQLObjectType
 
+from transom.api import field_types
+
 from .meta import DATE_FUNCTIONS, TIME_FUNCTIONS
-from .scalars import CUSTOM_SCALARS, JSON, BigInt, Date, GeoJSON, Hash, StringOrFloat
+from .scalars import (
+    CUSTOM_SCALARS,
+    JSON,
+    PLUGIN_SCALARS,
+    BigInt,
+    Date,
+    GeoJSON,
+    Hash,
+    StringOrFloat,
+    plugin_scalar,
+)
 
 _STRING_OPS = ("_contains", "_icontains", "_ncontains", "_nicontains", "_starts_with",
                "_istarts_with", "_nstarts_with", "_nistarts_with", "_ends_with",
@@ -155,6 +167,12 @@ def new_type_map() -> TypeMap:
     builder hands those out too), so graphene's ``BigInt`` is that one ``BigInt``."""
     type_map = TypeMap(auto_camelcase=False)
     type_map.update({scalar.name: scalar for scalar in CUSTOM_SCALARS})
+    for ft in field_types().values():  # plugins' field types may bring scalars of their own
+        name = ft.graphql_scalar
+        if isinstance(name, str) and name not in GRAPHENE_SCALARS:  # core's are all there
+            GRAPHENE_SCALARS.setdefault(name, plugin_scalar(name)[0])
+        if isinstance(name, str) and name in PLUGIN_SCALARS:
+            type_map[name] = PLUGIN_SCALARS[name][1]
     return type_map
 
 

@@ -22,8 +22,7 @@ from .builder import build_schema
 from .execute import DocumentCache
 
 if TYPE_CHECKING:
-    from transom.accountability import Accountability
-    from transom.kernel import Transom
+    from transom.api import Accountability, Transom
 
 STATE_KEY = "transom_graphql"
 
@@ -64,7 +63,7 @@ class SchemaCache:
 
 
 class GraphQLState:
-    """What the plugin keeps in ``app.extensions["transom_graphql"]``: the schemas, and the
+    """What the plugin keeps in ``cms.state("transom_graphql")``: the schemas, and the
     parsed and validated documents of the queries seen lately."""
 
     def __init__(self, capacity: int = 100, documents: int = 256) -> None:
@@ -96,9 +95,6 @@ def _rules_digest(permissions: Any, snapshot: Any) -> str:
 
 def get_state(app: Any) -> GraphQLState:
     """The app's state, created on first use when ``init_app`` did not run."""
-    state = app.extensions.get(STATE_KEY)
-    if state is None:
-        cms = app.extensions["transom"]
-        state = GraphQLState(int(cms.config.get("GRAPHQL_SCHEMA_CACHE_CAPACITY", 100)))
-        app.extensions[STATE_KEY] = state
-    return state
+    cms = app.extensions["transom"]
+    return cms.state(STATE_KEY, lambda: GraphQLState(
+        int(cms.config.get("GRAPHQL_SCHEMA_CACHE_CAPACITY", 100))))

@@ -15,12 +15,7 @@ from typing import Any
 import orjson
 from flask import Response, g, has_request_context, request
 
-from transom import hookimpl
-from transom.config import Setting
-from transom.errors import InvalidQueryError
-from transom.events import Filter
-from transom.http.responses import dumps
-from transom.query.model import Query
+from transom.api import Filter, InvalidQueryError, Query, Setting, dumps, hookimpl
 
 from .translate import (
     TranslationsField,

@@ -10,8 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from transom.query.model import Query
-from transom.schema.model import SchemaSnapshot
+from transom.api import Query, SchemaSnapshot
 
 #: What a language code may look like (``de-DE``, ``pt_BR``, ``zh-Hant-TW``); anything else is
 #: refused before it reaches a filter.

@@ -15,8 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from transom import hookimpl
-from transom.config import Setting
+from transom.api import Setting, hookimpl
 
 from .metrics import CACHE_ENVIRON_KEY, AppMetrics
 
@@ -35,7 +34,7 @@ SETTINGS = (
 
 
 def get_metrics(cms: Any) -> AppMetrics | None:
-    return cms.extensions.get(EXTENSION_KEY)
+    return cms.state(EXTENSION_KEY)
 
 
 @hookimpl
@@ -59,8 +58,8 @@ class _StartClock:
 def init_app(cms: Any, app: Any) -> None:
     if not cms.config.get("METRICS_ENABLED"):
         return
-    metrics = AppMetrics(cms, str(cms.config.get("METRICS_NAME_PREFIX", "transom_")))
-    cms.extensions[EXTENSION_KEY] = metrics
+    metrics = cms.state(EXTENSION_KEY, lambda: AppMetrics(
+        cms, str(cms.config.get("METRICS_NAME_PREFIX", "transom_"))))
     app.wsgi_app = _StartClock(app.wsgi_app)
 
     @app.after_request
@@ -89,8 +88,7 @@ def _token_ok(header: str, tokens: list[str]) -> bool | None:
 
 @bp.get("/metrics")
 def metrics_endpoint() -> Response:
-    from transom.errors import ForbiddenError
-    from transom.http.context import current_cms, get_accountability
+    from transom.api import ForbiddenError, current_cms, get_accountability
 
     cms = current_cms()
     metrics = get_metrics(cms)

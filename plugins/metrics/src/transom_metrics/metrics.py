@@ -33,7 +33,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from transom import __version__
+from transom.api import __version__
 
 log = logging.getLogger("transom.metrics")
 
@@ -116,8 +116,16 @@ POOL_GAUGES = {
 }
 
 
+def _cache_enabled(cms: Any) -> bool:
+    """Whether transom-cache-redis caches this app's responses, asked through its public
+    ``cache_enabled`` (looked up by plugin name: metrics does not depend on it)."""
+    plugin = cms.pm.get_plugin("cache_redis")
+    ask = getattr(plugin, "cache_enabled", None)
+    return bool(ask(cms)) if ask is not None else False
+
+
 class AppMetrics:
-    """Every metric object of one app (``cms.extensions["transom_metrics"]``)."""
+    """Every metric object of one app (``cms.state("transom_metrics")``)."""
 
     def __init__(self, cms: Any, prefix: str) -> None:
         self.cms = cms
@@ -151,7 +159,7 @@ class AppMetrics:
             for name, doc in POOL_GAUGES.items():
                 self.pool[name] = Gauge(f"{p}db_pool_{name}", doc, registry=None,
                                         multiprocess_mode="livesum")
-        if cms.extensions.get("transom_cache_redis") is not None:
+        if _cache_enabled(cms):
             for result in CACHE_RESULTS:  # present (at 0) from the start, for dashboards
                 self.cache.labels(result)
 

@@ -11,15 +11,11 @@ slows down or fails the request. See README.md.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from flask import Blueprint, Response
 
-from transom import hookimpl
-from transom.config import Setting
-from transom.events import Listener
-from transom.system.migrations import Migration
+from transom.api import Listener, Migration, Setting, hookimpl
 
 from .delivery import Deliverer, Job, make_body
 from .store import TABLES, Webhook, WebhookStore, create_tables, drop_tables
@@ -44,7 +40,7 @@ SETTINGS = (
 
 
 class WebhooksState:
-    """The store and the worker of one app (``cms.extensions["transom_webhooks"]``)."""
+    """The store and the worker of one app (``cms.state("transom_webhooks")``)."""
 
     def __init__(self, cms: Any) -> None:
         cfg = cms.config
@@ -70,18 +66,10 @@ class WebhooksState:
                                           make_body(hook, event, meta, context)))
 
 
-_STATE_LOCK = threading.Lock()
-
-
 def get_state(cms: Any) -> WebhooksState:
     """The app's state, made on first use (``init_app``, or an event before it)."""
-    state = cms.extensions.get(EXTENSION_KEY)
-    if state is None:
-        with _STATE_LOCK:  # two listener threads must not make two workers
-            state = cms.extensions.get(EXTENSION_KEY)
-            if state is None:
-                state = cms.extensions[EXTENSION_KEY] = WebhooksState(cms)
-    return state
+    # cms.state is thread-safe: two listener threads do not make two workers
+    return cms.state(EXTENSION_KEY, lambda: WebhooksState(cms))
 
 
 # -- hooks ----------------------------------------------------------------------------------
@@ -121,7 +109,7 @@ def init_app(cms: Any, app: Any) -> None:
 
 @hookimpl
 def shutdown(cms: Any) -> None:
-    state = cms.extensions.get(EXTENSION_KEY)
+    state = cms.state(EXTENSION_KEY)
     if state is not None:
         state.deliverer.stop()
 
@@ -131,8 +119,7 @@ bp = Blueprint("transom_webhooks", __name__)
 
 
 def _admin_store() -> WebhookStore:
-    from transom.errors import ForbiddenError
-    from transom.http.context import current_cms, get_accountability
+    from transom.api import ForbiddenError, current_cms, get_accountability
 
     if not get_accountability().admin:
         raise ForbiddenError()
@@ -140,13 +127,13 @@ def _admin_store() -> WebhookStore:
 
 
 def _json(data: Any) -> Response:
-    from transom.http.responses import json_response
+    from transom.api import json_response
 
     return json_response({"data": data})
 
 
 def _body() -> Any:
-    from transom.http.responses import request_json
+    from transom.api import request_json
 
     return request_json({})
 
@@ -173,7 +160,7 @@ def update_webhook(key: str) -> Response:
 
 @bp.delete("/webhooks/<key>")
 def delete_webhook(key: str) -> Response:
-    from transom.http.responses import no_content
+    from transom.api import no_content
 
     _admin_store().delete(key)
     return no_content()

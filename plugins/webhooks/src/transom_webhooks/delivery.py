@@ -223,7 +223,7 @@ class Deliverer:
 
         Deletes cannot be checked (the item is gone), so a filtered webhook skips them.
         """
-        from transom.services.items import ItemsService
+        from transom.api import ItemsService
 
         if not job.collection or not job.keys or job.event.endswith(".delete"):
             return False

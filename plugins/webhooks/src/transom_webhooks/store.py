@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from transom.errors import (
+from transom.api import (
     ErrorGroup,
     FailedValidationError,
     ForbiddenError,

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from ...dialects import AddColumn, DropColumn
 from ...errors import ContainsNullValuesError, ForbiddenError, InvalidPayloadError, TransomError
-from ...schema.types import ALIAS_TYPES, TYPES
+from ...schema.types import ALIAS_TYPES, TYPES, field_type, plugin_field_type
 from .common import _SchemaService, _Work, is_system_field, meta_tables
 from .payload import (
     _COLUMN_CHANGES,
@@ -72,7 +72,7 @@ class FieldsService(_SchemaService):
             for key in ("is_nullable", "default_value", "max_length", "numeric_precision",
                         "numeric_scale", "comment", "is_primary_key", "has_auto_increment"):
                 c.setdefault(key, base.get(key))
-        if type_ is None or type_ not in TYPES:
+        if type_ is None or (type_ not in TYPES and plugin_field_type(type_) is None):
             raise InvalidPayloadError(f'Field "{spec.field}" needs a column type, not {type_!r}')
         pk = bool(c.get("is_primary_key"))
         auto = bool(c.get("has_auto_increment"))
@@ -110,11 +110,17 @@ class FieldsService(_SchemaService):
             if spec.primary_key and type_ == "uuid" and "uuid" not in special:
                 special.append("uuid")
             implied = _TYPE_SPECIALS.get(type_ or "")
+            plugin_type = plugin_field_type(type_)  # recorded by its flag: see field_type()
+            if plugin_type is not None:
+                implied = plugin_type.special_flag
             if implied and implied not in special:
                 special.append(implied)
         if spec.alias and not special:
             special.append("alias")
         row = {k: meta[k] for k in FIELD_META_KEYS if k in meta}
+        registered = field_type(type_) if not spec.alias else None
+        if row.get("interface") is None and registered is not None and registered.interface:
+            row["interface"] = registered.interface
         row["special"] = ",".join(special) or None
         if row.get("sort") is None and sort is not None:
             row["sort"] = sort

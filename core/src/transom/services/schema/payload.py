@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from ...errors import InvalidPayloadError
 from ...schema.build import parse_special
-from ...schema.types import ALIAS_TYPES, DATE_TYPES, TYPES
+from ...schema.types import ALIAS_TYPES, DATE_TYPES, TYPES, plugin_field_type
 
 #: Collection and field names: what every database accepts unquoted, and Directus's app too.
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -161,7 +161,8 @@ def parse_field(payload: Any, *, for_update: bool = False) -> FieldSpec:
     name = check_name(payload.get("field"), "field")
     type_ = payload.get("type")
     if type_ is not None and (not isinstance(type_, str)
-                              or (type_ not in TYPES and type_ not in ALIAS_TYPES)):
+                              or (type_ not in TYPES and type_ not in ALIAS_TYPES
+                                  and plugin_field_type(type_) is None)):
         raise InvalidPayloadError(
             f'Field "{name}" has an unknown type "{type_}"; use one of '
             f"{', '.join(TYPES + ALIAS_TYPES)}")
