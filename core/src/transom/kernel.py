@@ -8,6 +8,7 @@ it swaps atomically when the schema changes.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pluggy
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError
 
 from .config import CORE_SETTINGS, Config, Setting
 from .dialects import Dialect
@@ -27,6 +29,7 @@ from .messenger.setup import build_messenger
 from .permissions.access import AccessResolver
 from .permissions.rules import ItemProbe
 from .plugins import PluginInfo, flatten
+from .replicas import Replica, ReplicaFailed, ReplicaRouter, replica_urls
 from .schema.build import build_snapshot, merge_raw
 from .schema.model import SchemaSnapshot
 from .schema.raw import RawSchema
@@ -117,6 +120,9 @@ class Transom:
         # Before plugins make their stores and before the first schema read: a change
         # published from now on is not missed.
         self.messenger = build_messenger(self)
+        #: read replicas, when configured (``DB_REPLICA_*``); None otherwise
+        self.replicas: ReplicaRouter | None = self._replica_router()
+        self._replicas_pid: int | None = None
         self.events = EventBus(
             filters=[f for f in flatten(self.hook.register_filters(cms=self))
                      if isinstance(f, Filter)],
@@ -215,11 +221,72 @@ class Transom:
 
     # -- database -----------------------------------------------------------------------
     @contextmanager
-    def connect(self) -> Iterator[Connection]:
+    def connect(self, replica: bool = False) -> Iterator[Connection]:
         """A connection for reads, with the dialect's read options (autocommit where the
-        driver can skip a BEGIN/ROLLBACK round trip)."""
-        with self._read_engine.connect() as conn:
-            yield conn
+        driver can skip a BEGIN/ROLLBACK round trip).
+
+        ``replica=True`` (item reads) lets a healthy read replica serve it, unless this
+        client wrote moments ago. A replica that fails is taken out and the read is
+        answered by the primary (see :mod:`transom.replicas`)."""
+        chosen = self._pick_replica() if replica else None
+        if chosen is None:
+            with self._read_engine.connect() as conn:
+                yield conn
+            return
+        try:
+            conn = chosen.engine.connect()
+        except DBAPIError as exc:
+            self.replicas.take_out(chosen, exc)  # type: ignore[union-attr]
+            with self._read_engine.connect() as conn:
+                yield conn
+            return
+        try:
+            with conn:
+                yield conn
+        except DBAPIError as exc:
+            if exc.connection_invalidated or isinstance(
+                    exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+                self.replicas.take_out(chosen, exc)  # type: ignore[union-attr]
+            else:
+                info = self.dialect.classify_error(exc)
+                if info is None or info.kind not in ("undefined_table", "undefined_column"):
+                    raise
+                # a schema change the replica has not replayed yet: the primary answers
+            raise ReplicaFailed(chosen.name) from exc
+
+    def _pick_replica(self) -> Replica | None:
+        router = self.replicas
+        if router is None:
+            return None
+        if self._replicas_pid != os.getpid():  # start the checker in each worker process
+            with self._state_lock:
+                if self._replicas_pid != os.getpid():
+                    router.start()
+                    self._replicas_pid = os.getpid()
+        return router.pick()
+
+    def _replica_router(self) -> ReplicaRouter | None:
+        urls = replica_urls(self.config, self.url)
+        if not urls:
+            return None
+        replicas = []
+        for n, url in enumerate(urls, 1):
+            engine = self.dialect.create_engine(url, self.config)
+            sa.event.listen(engine, "connect", self._on_connect)
+            if self.dialect.read_options:
+                engine = engine.execution_options(**self.dialect.read_options)
+            replicas.append(Replica(f"replica{n}", engine))
+        router = ReplicaRouter(
+            replicas, self.dialect.replica_lag,
+            sticky_seconds=float(self.config.get("DB_REPLICA_STICKY", 5.0)),
+            max_lag=float(self.config.get("DB_REPLICA_MAX_LAG", 10.0)),
+            interval=float(self.config.get("DB_REPLICA_CHECK_INTERVAL", 2.0)),
+            publish=lambda key, until: self.messenger.publish(
+                "replica", {"key": key, "until": until}),
+        )
+        self.messenger.subscribe("replica", lambda p: router.remember(
+            str(p.get("key")), float(p.get("until") or 0)))
+        return router
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -229,6 +296,8 @@ class Transom:
                 conn = conn.execution_options(**self.dialect.write_options)
             with conn.begin():
                 yield conn
+        if self.replicas is not None:  # committed: this client reads its write next
+            self.replicas.mark_written()
 
     def ping_database(self) -> None:
         with self.engine.connect() as conn:
@@ -452,4 +521,6 @@ class Transom:
         self.hook.shutdown(cms=self)
         self.events.close()
         self.messenger.close()
+        if self.replicas is not None:
+            self.replicas.close()
         self.engine.dispose()

@@ -220,6 +220,17 @@ class MySQLDialect(Dialect):
         return stmt.on_duplicate_key_update({c: stmt.inserted[c] for c in update})
 
     # -- errors -----------------------------------------------------------------------
+    def replica_lag(self, connection: Connection) -> float | None:
+        """``Seconds_Behind_Master`` of the replica's SQL thread (0 on a server that is not
+        a replica); a stopped replication thread counts as unknown lag, taken out."""
+        row = connection.exec_driver_sql("SHOW SLAVE STATUS").mappings().first()
+        if row is None:
+            return 0.0
+        behind = row.get("Seconds_Behind_Master")
+        if behind is None:
+            raise RuntimeError("replication is not running on this replica")
+        return float(behind)
+
     def classify_error(self, exc: BaseException) -> DbErrorInfo | None:
         orig = getattr(exc, "orig", None) or exc
         args = getattr(orig, "args", ())

@@ -245,6 +245,15 @@ class PostgresDialect(Dialect):
                                        update_columns)
 
     # -- errors -----------------------------------------------------------------------
+    def replica_lag(self, connection: Connection) -> float | None:
+        """0 on a primary or a caught-up standby; else seconds since the last replayed
+        transaction's commit time."""
+        return float(connection.execute(sa.text(
+            "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0"
+            " WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
+            " ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)"
+            " END")).scalar_one())
+
     def classify_error(self, exc: BaseException) -> DbErrorInfo | None:
         orig = getattr(exc, "orig", None) or exc
         diag = getattr(orig, "diag", None)
