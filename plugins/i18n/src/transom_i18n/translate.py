@@ -101,6 +101,20 @@ def _with_translation_fields(fields: list[str] | None, tf: TranslationsField) ->
     return fields
 
 
+def with_translatable_paths(query: Query, tf: TranslationsField, names: list[str]) -> Query:
+    """``query`` also reading the translated copies of the translatable ``names`` it asks
+    for (``fields=title`` reads ``translations.title`` too, to fold it in)."""
+    fields = query.fields
+    if fields is None or "*" in fields:
+        return query  # narrow_query already asked for translations.*
+    wanted = [n for n in names if n in fields]
+    extra = [f"{tf.field}.{n}" for n in wanted]
+    if not extra:
+        return query
+    extra.append(f"{tf.field}.{tf.lang_field}")
+    return query.copy(fields=[*fields, *(e for e in extra if e not in fields)])
+
+
 def _code_of(row: dict[str, Any], lang_field: str) -> Any:
     value = row.get(lang_field)
     if isinstance(value, dict):  # ``translations.languages_code.*`` expanded the m2o
