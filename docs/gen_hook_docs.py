@@ -50,6 +50,14 @@ def _up(conn, dialect):
 @hookimpl
 def register_migrations(cms):
     return [Migration("20260101M", "my-plugin-log", _up)]''',
+    "register_storage": '''from transom.api import LocalStorage
+
+class ArchiveStorage(LocalStorage):
+    """Files on a mounted archive volume, under STORAGE_<LOC>_ROOT."""
+
+@hookimpl
+def register_storage(cms):
+    return {"archive": ArchiveStorage}  # STORAGE_COLD_DRIVER=archive''',
     "register_blueprints": '''from flask import Blueprint
 bp = Blueprint("hello", __name__)
 

@@ -83,14 +83,18 @@ def test_graphql_aggregates_match_rest(stats, admin_headers):
     assert got["countDistinct"]["n"] == 5
 
 
-@pytest.mark.xfail(strict=True, reason="the aggregated fields are typed Float (as in Directus) "
-                   "and graphql-core's Float serializes 155 as 155.0; needs a scalar change in "
-                   "builder.py/scalars.py, outside the aggregate resolver")
 def test_graphql_sum_of_integers_is_an_integer(stats, admin_headers):
-    resp = stats.post("/graphql", json={"query": "{ stats_aggregated { sum { n } } }"},
+    resp = stats.post("/graphql", json={"query": "{ stats_aggregated { sum { n x } "
+                                                 "min { n } max { n } avg { n } } }"},
                       headers=admin_headers)
     got = resp.get_json()["data"]["stats_aggregated"][0]
-    assert isinstance(got["sum"]["n"], int)
+    assert got["sum"]["n"] == 155 and isinstance(got["sum"]["n"], int)
+    assert got["sum"]["x"] == 16.875
+    assert (got["min"]["n"], got["max"]["n"]) == (10, 40)
+    assert isinstance(got["min"]["n"], int)
+    assert got["avg"]["n"] == 25.833333333333332 and isinstance(got["avg"]["n"], float)
+    raw = resp.get_data(as_text=True)
+    assert '"n":155' in raw.replace(" ", "")
 
 
 @pytest.mark.parametrize("value", ["2099-01-01T00:00:00.000Z", "1901-01-01T00:00:00.000Z",

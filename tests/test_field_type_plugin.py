@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -241,13 +240,7 @@ def color_kit(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     venv = base / "venv"
     helpers._run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)])
     python = venv / "bin" / "python"
-    install = [uv, "pip", "install", "--quiet", "--offline", "--python", str(python), *wheels,
-               "pytest>=8"]
-    offline = subprocess.run(install, capture_output=True, text=True, timeout=180)
-    if offline.returncode != 0:
-        (pytest.fail if in_ci() else pytest.skip)(
-            "the third-party wheels are not in uv's cache (run `uv sync` first): "
-            + offline.stderr[-500:])
+    helpers.install_wheels(uv, python, wheels)
     return {"base": base, "python": str(python), "example": example, "helpers": helpers}
 
 

@@ -286,9 +286,10 @@ def test_hook_shutdown(make_app):
     assert calls == ["closed"]
 
 
-def test_hook_register_commands():
+def test_hook_register_commands(monkeypatch):
     import click
 
+    from transom import logs
     from transom.cli import cli
 
     def add(cli):
@@ -304,6 +305,10 @@ def test_hook_register_commands():
     pm.add_hookspecs(hookspecs)
     pm.register(plugin("cmd", register_commands=add))
     pm.hook.register_commands(cli=cli)
+    # The group callback sets CONFIG_ENV_FILE and moves logs to stderr for the process;
+    # restore both so later tests see the defaults.
+    monkeypatch.setenv("CONFIG_ENV_FILE", ".env")
+    monkeypatch.setattr(logs, "_target", logs._target)
     result = CliRunner().invoke(cli, ["hello-plugin"])
     assert result.exit_code == 0 and "hello from a plugin" in result.output
 

@@ -127,7 +127,7 @@ def test_server_routes(client, admin_headers):
     assert resp.status_code == 200
     assert resp.mimetype == "application/health+json"
     assert resp.get_json() == {"status": "ok"}
-    for path in ("/server/health", "/status"):
+    for path in ("/server/health",):  # /status: tests/live/test_live_status.py
         body = client.get(path, headers=admin_headers).get_json()
         assert body["status"] == "ok"
         assert "sqlite:responseTime" in body["checks"]

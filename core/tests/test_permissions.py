@@ -204,7 +204,12 @@ def test_ip_access_limits_a_policy(blog, client, admin_headers):
         {"collection": "articles", "action": "read", "fields": ["*"]}])
     client.patch(f"/policies/{user['policy_id']}", json={"ip_access": ["10.1.0.0/16"]},
                  headers=admin_headers)
-    inside = {**user["headers"], "X-Forwarded-For": "10.1.2.3"}
-    outside = {**user["headers"], "X-Forwarded-For": "192.0.2.1"}
-    assert client.get("/items/articles?limit=1", headers=inside).status_code == 200
-    assert client.get("/items/articles?limit=1", headers=outside).status_code == 403
+    # the caller's own address (X-Forwarded-For is not trusted unless IP_TRUST_PROXY)
+    inside, outside = {"REMOTE_ADDR": "10.1.2.3"}, {"REMOTE_ADDR": "192.0.2.1"}
+    assert client.get("/items/articles?limit=1", headers=user["headers"],
+                      environ_base=inside).status_code == 200
+    assert client.get("/items/articles?limit=1", headers=user["headers"],
+                      environ_base=outside).status_code == 403
+    spoofed = {**user["headers"], "X-Forwarded-For": "10.1.2.3"}
+    assert client.get("/items/articles?limit=1", headers=spoofed,
+                      environ_base=outside).status_code == 403

@@ -70,6 +70,7 @@ from .auth.tokens import extract_token, looks_like_jwt
 from .config import Setting
 from .dialects import Dialect
 from .errors import (
+    ContentTooLargeError,
     ErrorGroup,
     FailedValidationError,
     ForbiddenError,
@@ -86,10 +87,12 @@ from .errors import (
     TokenExpiredError,
     TransomError,
     UnprocessableContentError,
+    UnsupportedMediaTypeError,
     UserSuspendedError,
 )
 from .events import EventContext, Filter, Listener, Schedule
 from .health import HealthCheck
+from .http import crud as item_routes
 from .http.context import client_ip, current_cms, get_accountability
 from .http.errors import render_error
 from .http.pipeline import RequestStep
@@ -107,6 +110,7 @@ from .schema.types import FieldType, field_type, field_types
 from .services.items import ItemsService
 from .services.schema import CollectionsService, FieldsService, RelationsService
 from .services.users import UsersService
+from .storage import LocalStorage, Storage, StorageFactory, StoredObject, safe_key, storages
 from .system.migrations import Migration
 from .system.tables import system_metadata
 
@@ -156,6 +160,17 @@ __all__ = [
     "MethodNotAllowedError",
     "RequestsExceededError",
     "RouteNotFoundError",
+    "ContentTooLargeError",
+    "UnsupportedMediaTypeError",
+    # file storage (``register_storage``)
+    "Storage",
+    "StorageFactory",
+    "StoredObject",
+    "LocalStorage",
+    "safe_key",
+    "storages",
+    # the /items route handlers, for collections served under their own path (/files)
+    "item_routes",
     # the types of the hook contract
     "Transom",
     "RawSchema",

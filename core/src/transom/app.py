@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, request
 from sqlalchemy.exc import DBAPIError
 from werkzeug.routing import BaseConverter
 
 from .config import Config
 from .errors import StartupError
 from .http.errors import install_error_handlers
+from .http.front_limits import DEFAULT_MAX_HEADERS_SIZE, DEFAULT_MAX_URL_LENGTH, FrontLimits
 from .http.pipeline import install_request_steps
 from .kernel import Transom
 from .logs import configure_logging
 from .plugins import flatten, make_plugin_manager
+from .replicas import ReplicaFailed, client_key, primary_only
 from .services.items import item_exists
 
 log = logging.getLogger("transom")
@@ -67,6 +70,9 @@ def create_app(
         return resp
 
     install_error_handlers(app)
+    app.wsgi_app = FrontLimits(  # type: ignore[method-assign]
+        app.wsgi_app, int(cfg.get("MAX_URL_LENGTH", DEFAULT_MAX_URL_LENGTH)),
+        int(cfg.get("MAX_HEADERS_SIZE", DEFAULT_MAX_HEADERS_SIZE)))
     _register_blueprints(app, cms)
     cms.hook.init_app(cms=cms, app=app)
     install_request_steps(app, cms)  # the front of the pipeline, in declared order
@@ -83,11 +89,26 @@ def create_app(
 
 def _sync_hook(cms: Transom) -> Any:
     sync = cms.messenger.sync
+    if cms.replicas is None:
+        def transom_messenger_sync() -> None:
+            sync()
 
-    def transom_messenger_sync() -> None:
-        sync()
+        return transom_messenger_sync
 
-    return transom_messenger_sync
+    def transom_messenger_sync_and_client() -> None:
+        sync()  # read-your-writes marks from other workers arrive here too
+        client_key.set(_client_of(request))
+
+    return transom_messenger_sync_and_client
+
+
+def _client_of(req: Any) -> str:
+    """Who is asking, for read-your-writes: their token or session, else their address."""
+    cred = (req.headers.get("Authorization") or req.args.get("access_token")
+            or req.cookies.get("directus_session_token")
+            or req.cookies.get("directus_refresh_token")
+            or f"addr:{req.remote_addr}")
+    return hashlib.blake2b(cred.encode(), digest_size=12).hexdigest()
 
 
 def _retry_stale_views(app: Flask, cms: Transom) -> None:
@@ -105,6 +126,13 @@ def _retrying(view: Any, cms: Transom) -> Any:
         before = cms.schema.version
         try:
             return view(*args, **kwargs)
+        except ReplicaFailed as exc:
+            log.warning("read replica %s failed a read; answered from the primary", exc)
+            token = primary_only.set(True)
+            try:
+                return view(*args, **kwargs)
+            finally:
+                primary_only.reset(token)
         except DBAPIError as exc:
             info = cms.dialect.classify_error(exc)
             if info is None or info.kind not in ("undefined_table", "undefined_column"):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import atexit
+import errno
 import json
 import os
 import secrets
 import shutil
+import socket
 import sys
 import tempfile
 from typing import Any
@@ -14,8 +16,10 @@ from typing import Any
 import click
 import pluggy
 import yaml
+from sqlalchemy.exc import DBAPIError
 
 from .app import create_app
+from .cli_admin import add_admin_commands
 from .config import Config
 from .errors import StartupError, TransomError
 from .logs import set_log_stream
@@ -33,10 +37,74 @@ def _make_app(serving: bool = False, **overrides: Any) -> Any:
         return create_app(overrides or None)
     except StartupError as exc:
         raise click.ClickException(str(exc)) from exc
+    except DBAPIError as exc:
+        raise click.ClickException(_database_problem(exc)) from None
+
+
+def _database_problem(exc: DBAPIError) -> str:
+    """One line saying why the database refused us and which setting fixes it."""
+    text = str(exc.orig if exc.orig is not None else exc).strip()
+    low = text.lower()
+    if "role" in low and "does not exist" in low:
+        return "the database user does not exist. Check DB_USER (or the user in DB_URL)."
+    if "password" in low or "access denied" in low or "authentication" in low:
+        return ("cannot connect to the database: the user name or password was refused. "
+                "Check DB_USER and DB_PASSWORD (or the credentials in DB_URL).")
+    if any(m in low for m in ("connection refused", "could not connect", "can't connect",
+                              "could not translate host", "name or service not known",
+                              "timeout expired", "connection failed")):
+        return ("cannot reach the database server. Check DB_HOST and DB_PORT (or DB_URL) "
+                "and that the server is running.")
+    if "does not exist" in low or "unknown database" in low:
+        return "the database does not exist. Create it, or fix DB_DATABASE (or DB_URL)."
+    if "unable to open database file" in low or "readonly" in low:
+        return ("cannot open the SQLite file. Check DB_FILENAME and that its folder exists "
+                "and is writable.")
+    first = text.splitlines()[0] if text else exc.__class__.__name__
+    return f"cannot use the database: {first}. Check the DB_* settings (or DB_URL)."
+
+
+def _positive(name: str, value: Any) -> int:
+    """A count setting (WORKERS, THREADS, PORT) as a positive integer, or a clear error."""
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1:
+        raise click.ClickException(f"{name} must be a positive integer, not {value!r}.")
+    return number
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail with one clear line when the address is taken, before anything is claimed."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise click.ClickException(
+                    f"port {port} on {host} is already in use: stop the other server or "
+                    "choose another PORT.") from None
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}. "
+                                       "Check HOST and PORT.") from None
+
+
+def _announce(summary: str) -> Any:
+    """gunicorn ``when_ready``: the address is printed once it is really listened on."""
+    def when_ready(server: Any) -> None:
+        for listener in server.LISTENERS:
+            click.echo(f"Transom is running at {listener} ({summary})")
+        sys.stdout.flush()
+    return when_ready
 
 
 def _bootstrap(app: Any) -> dict[str, Any]:
-    return run_bootstrap(app.extensions["transom"])
+    try:
+        return run_bootstrap(app.extensions["transom"])
+    except DBAPIError as exc:
+        raise click.ClickException(_database_problem(exc)) from None
 
 
 def _print_bootstrap(result: dict[str, Any]) -> None:
@@ -63,11 +131,18 @@ def _mark_worker_dead(server: Any, worker: Any) -> None:
 class _Server:
     """Gunicorn, started in-process; each worker builds its own app (own engine and pool)."""
 
-    def __init__(self, host: str, port: int, workers: int, threads: int) -> None:
+    def __init__(self, host: str, port: int, workers: int, threads: int,
+                 sockets: int = 0) -> None:
+        summary = f"{workers} workers x {threads} threads"
+        # a WebSocket holds one gthread thread while open (``sockets``: the most a worker
+        # accepts): reserve them on top of the request threads, so HTTP is never starved
+        if sockets:
+            threads += sockets
         self.options = {
             "bind": f"{host}:{port}",
             "workers": workers,
             "threads": threads,
+            "worker_connections": max(1000, 2 * threads),
             "worker_class": "gthread" if threads > 1 else "sync",
             "accesslog": None,
             "errorlog": "-",
@@ -75,6 +150,12 @@ class _Server:
             "timeout": 60,
             "preload_app": False,
             "child_exit": _mark_worker_dead,
+            "when_ready": _announce(summary),
+            # gunicorn's own limits answer in HTML: raise them far above MAX_URL_LENGTH and
+            # MAX_HEADERS_SIZE, which the app enforces with the JSON envelope
+            "limit_request_line": 0,
+            "limit_request_field_size": 65536,
+            "limit_request_fields": 1000,
         }
 
     def run(self) -> None:
@@ -119,14 +200,17 @@ def start(host: str | None, port: int | None, workers: int | None,
           threads: int | None) -> None:
     """Bootstrap on first start, then serve with the production server."""
     set_log_stream("stdout")  # servers log to stdout, as Directus does
+    # the server's own settings first: a bad count or a taken port fails before bootstrap
+    raw = Config.load(env_file=os.environ.get("CONFIG_ENV_FILE", ".env"))
+    host = host or raw.get("HOST", "0.0.0.0")
+    port = _positive("PORT", port if port is not None else raw.get("PORT", 8055))
+    workers = _positive("WORKERS", workers if workers is not None else raw.get("WORKERS", 2))
+    threads = _positive("THREADS", threads if threads is not None else raw.get("THREADS", 8))
+    _check_port_free(host, port)
     app = _make_app()
     cms = app.extensions["transom"]
     _print_bootstrap(_bootstrap(app))
     cfg = cms.config
-    host = host or cfg.get("HOST", "0.0.0.0")
-    port = port or cfg.get("PORT", 8055)
-    workers = workers or cfg.get("WORKERS", 2)
-    threads = threads or cfg.get("THREADS", 1)
     if not cfg.get("SECRET"):
         # Every worker must sign and check tokens with the same key: make one here, before
         # the workers fork, instead of one per worker (tokens still end with this process).
@@ -140,11 +224,9 @@ def start(host: str | None, port: int | None, workers: int | None,
         owner = os.getpid()  # only the master removes it, never an exiting worker
         atexit.register(lambda: os.getpid() == owner and shutil.rmtree(folder, True))
     cms.close()
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    click.echo(f"Transom is running at http://{shown}:{port} "
-               f"({workers} workers x {threads} threads)")
-    sys.stdout.flush()
-    _Server(host, port, workers, threads).run()
+    sockets = int(cfg.get("WEBSOCKETS_MAX_CONNECTIONS") or 1000) \
+        if cfg.get("WEBSOCKETS_ENABLED") else 0
+    _Server(host, port, workers, threads, sockets).run()
 
 
 @cli.command("plugins")
@@ -314,6 +396,9 @@ def schema_apply(path: str, dry_run: bool, yes: bool, force: bool) -> None:
         click.echo("schema applied")
     finally:
         cms.close()
+
+
+add_admin_commands(cli)
 
 
 def main() -> None:

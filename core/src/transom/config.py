@@ -121,7 +121,8 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("HOST", "0.0.0.0", "str", "Address the server binds to."),
     Setting("PORT", 8055, "int", "Port the server listens on."),
     Setting("WORKERS", 2, "int", "Worker processes of the production server."),
-    Setting("THREADS", 1, "int", "Threads per worker of the production server."),
+    Setting("THREADS", 8, "int", "Threads per worker of the production server (a login's "
+            "stall or a password hash then waits in a thread, not a whole worker)."),
     Setting(
         "DB_CLIENT",
         None,
@@ -138,6 +139,17 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("DB_SCHEMA", None, "str", "Schema (PostgreSQL search path) holding the tables."),
     Setting("DB_POOL_SIZE", 10, "int", "Connections kept in the pool per worker."),
     Setting("DB_EXCLUDE_TABLES", "spatial_ref_sys,sysdiagrams", "csv", "Tables never shown."),
+    Setting("DB_REPLICA_URL", None, "csv", "Read replicas: SQLAlchemy URLs (comma-separated)."),
+    Setting("DB_REPLICA_HOST", None, "csv", "Read replicas: hosts (host or host:port, "
+            "comma-separated) sharing the primary's database, user and password."),
+    Setting("DB_REPLICA_PORT", None, "int", "Port of the DB_REPLICA_HOST replicas."),
+    Setting("DB_REPLICA_USER", None, "str", "User for the DB_REPLICA_HOST replicas."),
+    Setting("DB_REPLICA_PASSWORD", None, "str", "Password for the DB_REPLICA_HOST replicas."),
+    Setting("DB_REPLICA_STICKY", 5.0, "float", "Seconds a client reads from the primary "
+            "after its own write (read-your-writes)."),
+    Setting("DB_REPLICA_MAX_LAG", 10.0, "float", "A replica lagging more (seconds) is "
+            "taken out until it catches up."),
+    Setting("DB_REPLICA_CHECK_INTERVAL", 2.0, "float", "Seconds between replica checks."),
     Setting("ADMIN_EMAIL", None, "str", "Email of the first admin, created on bootstrap."),
     Setting("ADMIN_PASSWORD", None, "str", "Password of the first admin (generated if unset)."),
     Setting("ADMIN_TOKEN", None, "str", "Static token given to the first admin."),
@@ -189,7 +201,12 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("REDIS_PASSWORD", None, "str", "Redis password, when REDIS is not set."),
     Setting("REDIS_DB", 0, "int", "Redis database number, when REDIS is not set."),
     Setting("TESTING", False, "bool", "Run listeners inline (for tests)."),
-    Setting("IP_TRUST_PROXY", True, "bool", "Trust X-Forwarded-For for the caller's IP."),
+    Setting("MAX_URL_LENGTH", 8190, "int",
+            "Longest request URL (path and query) before 414 URI_TOO_LONG; 0: no limit."),
+    Setting("MAX_HEADERS_SIZE", 16384, "int",
+            "Largest total of request headers (bytes) before 431; 0: no limit."),
+    Setting("IP_TRUST_PROXY", False, "bool",
+            "Trust X-Forwarded-For for the caller's IP (only behind a proxy you run)."),
     Setting("ACCESS_CACHE_TTL", 1000, "duration", "How long resolved policies are cached."),
     Setting("SESSION_COOKIE_NAME", "directus_session_token", "str", "Session cookie name."),
     Setting("DB_HEALTHCHECK_THRESHOLD", 150, "int", "Database check warning threshold (ms)."),

@@ -156,6 +156,9 @@ class Dialect:
     #: foreign keys can be added to and dropped from existing tables (else relations made
     #: after the table are metadata only)
     supports_alter_constraints: ClassVar[bool] = False
+    #: Significant digits a decimal column keeps (None: as many as its precision). A value
+    #: with more is refused with a 400 rather than silently cut.
+    max_decimal_digits: ClassVar[int | None] = None
 
     #: execution options of read-only connections: dialects whose driver can skip the
     #: BEGIN/ROLLBACK round trip of a pooled read say so here (autocommit reads)
@@ -378,6 +381,13 @@ class Dialect:
     def drop_foreign_key(self, conn: Connection, fk: sa.ForeignKeyConstraint) -> None:
         """Drop a named foreign key of an existing table."""
         conn.execute(sa.schema.DropConstraint(fk))
+
+    # -- replicas ---------------------------------------------------------------------
+    def replica_lag(self, connection: Connection) -> float | None:
+        """Seconds a read replica is behind its primary (0 when caught up), or None when
+        this dialect cannot tell (the replica is then trusted while it answers)."""
+        connection.execute(sa.text("SELECT 1"))
+        return None
 
     # -- errors -----------------------------------------------------------------------
     def classify_error(self, exc: BaseException) -> DbErrorInfo | None:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .permissions.rules import Rule
     from .schema.raw import RawSchema
     from .schema.types import FieldType
+    from .storage import StorageFactory
     from .system.migrations import Migration
 
     #: what ``extend_schema`` returns: metadata rows by kind (``collections``, ...)
@@ -102,6 +103,16 @@ def register_field_types(cms: Transom) -> FieldType | list[FieldType] | None:
         built-in handling; a plugin's type is created over REST with its ``name`` as
         ``type`` and recorded in ``directus_fields.special``. Two plugins giving one name,
         or redefining a core type, is a start-up error.
+    """
+
+
+@hookspec
+def register_storage(cms: Transom) -> dict[str, StorageFactory] | None:
+    """Contribute storage drivers for file content (``STORAGE_<LOC>_DRIVER`` picks one).
+
+    :return: a dict of driver name (``s3``, ``gcs``...) to a factory ``(location, options)``
+        returning a :class:`transom.api.Storage`; ``options`` are the location's
+        ``STORAGE_<LOC>_*`` settings, prefix removed and lower-cased. ``local`` is built in.
     """
 
 

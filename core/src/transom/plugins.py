@@ -36,6 +36,8 @@ DEFAULT_PLUGINS: tuple[tuple[str, str, bool], ...] = (
     ("core_cors", "transom.default_plugins.cors", False),
     ("core_rate_limit", "transom.default_plugins.rate_limit", False),
     ("core_server", "transom.default_plugins.server", True),
+    ("core_status", "transom.default_plugins.status", False),
+    ("core_replicas", "transom.default_plugins.replicas", False),
     ("core_static_token", "transom.default_plugins.static_token", False),
     ("core_field_types", "transom.default_plugins.field_types", True),
     ("core_items", "transom.default_plugins.items_api", True),

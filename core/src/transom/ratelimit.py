@@ -115,8 +115,9 @@ def safe_url(url: str) -> str:
 class RedisStore:
     """Windows kept in Redis under ``prefix`` so every instance counts against one budget.
 
-    While Redis cannot be reached, hits are allowed (fail open) and Redis is not asked
-    again for ``retry_after`` seconds, so an outage costs one timeout, not one per request.
+    While Redis cannot be reached, hits are counted by a local :class:`MemoryStore` (fail
+    open to a per-process limit, not to no limit at all) and Redis is not asked again for
+    ``retry_after`` seconds, so an outage costs one timeout, not one per request.
     """
 
     def __init__(self, url: str, prefix: str = "transom:rl:", client: Any = None,
@@ -141,15 +142,16 @@ class RedisStore:
         self._down_until = 0.0
         self._down = False
         self._lock = threading.Lock()
+        self._fallback = MemoryStore(clock=clock)
 
     def hit(self, key: str, points: int, duration_ms: int) -> Hit:
         if self._down and self.clock() < self._down_until:
-            return Hit(True, 0, points, 0)
+            return self._fallback.hit(key, points, duration_ms)
         try:
             count, ttl = self._script(keys=[self.prefix + key], args=[int(duration_ms)])
-        except Exception as exc:  # noqa: BLE001 - any Redis failure means "let it through"
+        except Exception as exc:  # noqa: BLE001 - any Redis failure: count locally
             self._failed(exc)
-            return Hit(True, 0, points, 0)
+            return self._fallback.hit(key, points, duration_ms)
         if self._down:
             with self._lock:
                 if self._down:
@@ -165,8 +167,8 @@ class RedisStore:
             if self._down:
                 return
             self._down = True
-        log.warning("rate limiter: Redis at %s is unreachable (%s); requests are let through "
-                    "unlimited until it answers again", safe_url(self.url), exc)
+        log.warning("rate limiter: Redis at %s is unreachable (%s); limits are counted per "
+                    "process until it answers again", safe_url(self.url), exc)
 
     def ping(self) -> None:
         self.client.ping()

@@ -570,16 +570,45 @@ def test_attempt_limit_from_project_settings(app: Any, client: Any) -> None:
 
 
 def test_ip_limit(auth_app: Callable[..., Any]) -> None:
-    client = auth_app(AUTH_LOGIN_IP_ATTEMPTS="2", AUTH_LOGIN_IP_WINDOW="1m").test_client()
+    client = auth_app(AUTH_LOGIN_IP_ATTEMPTS="2", AUTH_LOGIN_IP_WINDOW="1m",
+                      IP_TRUST_PROXY="true").test_client()
     for _ in range(2):
         assert login(client, password="bad").status_code == 401
     blocked = login(client)  # even the right password waits
     assert error(blocked)[:2] == (429, "REQUESTS_EXCEEDED")
     assert 0 < int(blocked.headers["Retry-After"]) <= 60
-    # Another address is not affected (IP_TRUST_PROXY is on by default).
+    # Another address is not affected (IP_TRUST_PROXY is on here).
     other = client.post("/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD},
                         headers={"X-Forwarded-For": "203.0.113.9"})
     assert other.status_code == 200
+
+
+def test_ip_limit_ignores_forwarded_for_by_default(auth_app: Callable[..., Any]) -> None:
+    """Without IP_TRUST_PROXY a spoofed X-Forwarded-For is not a new address."""
+    client = auth_app(AUTH_LOGIN_IP_ATTEMPTS="2", AUTH_LOGIN_IP_WINDOW="1m").test_client()
+    for n in range(2):
+        client.post("/auth/login", json={"email": ADMIN_EMAIL, "password": "bad"},
+                    headers={"X-Forwarded-For": f"203.0.113.{n}"})
+    spoofed = client.post("/auth/login", json={"email": ADMIN_EMAIL, "password": "bad"},
+                          headers={"X-Forwarded-For": "198.51.100.7"})
+    assert error(spoofed)[:2] == (429, "REQUESTS_EXCEEDED")
+
+
+def test_suspended_account_looks_unknown_to_a_wrong_password(
+        auth_app: Callable[..., Any]) -> None:
+    """After suspension a wrong password answers exactly as for an unknown email."""
+    app = auth_app(AUTH_LOGIN_ATTEMPTS="2")
+    client = app.test_client()
+    add_user(app, "target@example.com")
+    for _ in range(4):
+        wrong = login(client, "target@example.com", "bad")
+    assert user_row(app, "target@example.com")["status"] == "suspended"
+    unknown = login(client, "nobody@example.com", "bad")
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.get_json() == unknown.get_json()
+    assert error(wrong)[:2] == (401, "INVALID_CREDENTIALS")
+    assert error(login(client, "target@example.com", "Password123"))[:2] == \
+        (401, "USER_SUSPENDED")
 
 
 # -- password reset -------------------------------------------------------------------------------

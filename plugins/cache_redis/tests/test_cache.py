@@ -43,6 +43,17 @@ def test_miss_then_hit(client, admin_headers):
                              headers=admin_headers)) == "MISS"
 
 
+def test_answers_are_kept_apart_by_accept_language(client, admin_headers):
+    """The i18n plugin folds a translation by Accept-Language: a Spanish answer must never
+    be served to a request in another language, or with no header."""
+    url = "/items/articles?limit=5&sort=id"
+    es = {**admin_headers, "Accept-Language": "es"}
+    assert cached(client.get(url, headers=es)) == "MISS"
+    assert cached(client.get(url, headers=es)) == "HIT"
+    assert cached(client.get(url, headers=admin_headers)) == "MISS"
+    assert cached(client.get(url, headers={**admin_headers, "Accept-Language": "de"})) == "MISS"
+
+
 def test_encoded_characters_do_not_merge_parameters(client, admin_headers, kit):
     both = "/items/articles?filter[title][_eq]=Article%201&limit=1"
     one = "/items/articles?filter[title][_eq]=Article%201%26limit%3D1"
@@ -355,3 +366,23 @@ def test_purge_lost_in_an_outage_is_made_up(redis_url, namespace, monkeypatch, c
     assert after.generation == "1" and after.value is None
     assert len([r for r in caplog.records if "unreachable" in r.getMessage()]) == 1
     store.close()
+
+
+def test_a_lost_purge_of_another_worker_hides_old_answers(redis_url: str,
+                                                           namespace: str) -> None:
+    """A purge that could not reach Redis (a pause) is owed by every worker: the next
+    lookup bumps the generation first, so the answer stored before the write is gone."""
+    from transom_cache_redis.stores import RedisStore
+
+    store = RedisStore(redis_url, namespace, 0.5)
+    try:
+        before = store.lookup("k")
+        store.store(before.generation, "k", b"old answer", 60_000)
+        assert store.lookup("k").value == b"old answer"
+        store.owe_purge()  # what the OWED_TOPIC message does in this worker
+        after = store.lookup("k")
+        assert after.value is None
+        assert after.generation != before.generation
+        assert store.available
+    finally:
+        store.close()

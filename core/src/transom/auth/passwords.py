@@ -4,11 +4,35 @@ from __future__ import annotations
 
 import secrets
 import string
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from ..errors import ServiceUnavailableError
+
+#: argon2 runs at most this many times at once per process: one hash costs ~200 ms of CPU
+#: and 64 MiB, so anonymous logins or /utils/hash calls beyond it must not queue up and eat
+#: the CPU and threads that every other request needs.
+HASH_SLOTS = 1
+#: How long a caller waits for a free slot before answering 503 with Retry-After.
+HASH_WAIT_SECONDS = 0.25
+_slots = threading.BoundedSemaphore(HASH_SLOTS)
+
+
+@contextmanager
+def _hash_slot() -> Iterator[None]:
+    """Hold one argon2 slot, or answer 503 ``SERVICE_UNAVAILABLE`` when all are busy."""
+    if not _slots.acquire(timeout=HASH_WAIT_SECONDS):
+        raise ServiceUnavailableError("hashing", "Too many password checks are running")
+    try:
+        yield
+    finally:
+        _slots.release()
 
 _hasher = PasswordHasher()  # argon2id with the library's recommended parameters
 _hashers: dict[tuple[int, int, int], PasswordHasher] = {}
@@ -36,15 +60,19 @@ def _dummy_hash() -> str:
 
 
 def hash_password(password: str, config: Any = None) -> str:
-    return _hasher_for(config).hash(password)
+    hasher = _hasher_for(config)
+    with _hash_slot():
+        return hasher.hash(password)
 
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
     """True when ``password`` matches; never raises for a malformed or missing hash."""
-    try:
-        return _hasher.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
-    except (VerificationError, InvalidHashError, ValueError):
-        return False
+    target = stored_hash or _dummy_hash()
+    with _hash_slot():
+        try:
+            return _hasher.verify(target, password) and stored_hash is not None
+        except (VerificationError, InvalidHashError, ValueError):
+            return False
 
 
 def generate_password(length: int = 20) -> str:

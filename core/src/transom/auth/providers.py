@@ -44,7 +44,12 @@ def find_user(
     external_identifier: str | None = None,
 ) -> dict[str, Any] | None:
     """The login columns of one user, found by id, email (case-insensitive, as Directus
-    compares them) or external identifier; None when nobody matches."""
+    compares them) or external identifier; None when nobody matches.
+
+    A NUL character matches nobody (PostgreSQL refuses it in any text parameter, and no
+    stored value can hold one), so a login with one fails like any unknown email."""
+    if any("\x00" in v for v in (user_id, email, external_identifier) if isinstance(v, str)):
+        return None
     users = sa.table("directus_users", *(
         sa.column(c, UuidString()) if c in ("id", "role") else sa.column(c)
         for c in USER_AUTH_COLUMNS))

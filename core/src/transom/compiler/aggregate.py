@@ -37,6 +37,12 @@ def _number(value: Any) -> Any:
     return int(f) if f.is_integer() and "." not in str(value) else f
 
 
+def _groupable(col: Any, type_: str) -> Any:
+    """JSON as its text: PostgreSQL's ``json`` has no equality, so can't be grouped or
+    compared, and the text form reads back the same on every dialect."""
+    return sa.cast(col, sa.Text) if type_ == "json" else col
+
+
 def run_aggregate(reader: Reader, collection: str, query: Query) -> list[dict[str, Any]]:
     ctx = reader.ctx
     coll = ctx.collection(collection)
@@ -53,15 +59,17 @@ def run_aggregate(reader: Reader, collection: str, query: Query) -> list[dict[st
 
     group_keys: list[str] = []
     group_exprs: list[Any] = []
+    aliases: dict[str, str] = {}  # "year(published_at)" -> its row key "published_at_year"
     for g in query.group or []:
         fn = parse_function(g)
         if fn is not None:
             name, field_name, args = fn
             expr, ftype = function_expression(ctx, coll, table, name, field_of(field_name), args)
-            key = g
+            key = f"{field_name}_{name}"  # Directus 11 keys year(published_at) so
+            aliases[g] = key
         else:
             f = field_of(g)
-            expr, ftype, key = table.c[g], f.type, g
+            expr, ftype, key = _groupable(table.c[g], f.type), f.type, g
         label = f"g{len(group_exprs)}"
         group_exprs.append(expr)
         selects.append(expr.label(label))
@@ -83,7 +91,7 @@ def run_aggregate(reader: Reader, collection: str, query: Query) -> list[dict[st
                     fn, int(row[lb] or 0))))
                 continue
             f = field_of(fname)
-            col = table.c[fname]
+            col = _groupable(table.c[fname], f.type)
             if fn_name in _NUMERIC_ONLY and f.type not in ("integer", "bigInteger", "float",
                                                            "decimal"):
                 raise InvalidQueryError(f'"{fn_name}" can\'t be used on "{f.type}" field '
@@ -127,6 +135,7 @@ def run_aggregate(reader: Reader, collection: str, query: Query) -> list[dict[st
         for key in query.sort or []:
             desc = key.startswith("-")
             name = key.lstrip("-")
+            name = aliases.get(name, name)
             if name in group_keys:
                 expr = group_exprs[group_keys.index(name)]
                 order.append(expr.desc() if desc else expr.asc())

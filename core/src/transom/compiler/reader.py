@@ -8,6 +8,7 @@ computed once per node, values converted once per column.
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -97,7 +98,7 @@ class Reader:
                  path: str = "root") -> list[Any]:
         keys = sort
         if not keys:
-            default = coll.sort_field or coll.primary_key
+            default = self.default_sort(coll)
             keys = [default] if default else []
         out = []
         for key in keys:
@@ -112,6 +113,17 @@ class Reader:
             expr = self.sort_expression(coll, table, name, path)
             out.append(expr.desc() if desc else expr.asc())
         return out
+
+    def default_sort(self, coll: Collection) -> str | None:
+        """The order of a read without ``sort``: the collection's ``sort_field``, else its
+        key, else its first column, whichever the caller may read first (as Directus 11:
+        a role that may not read ``sort_field`` still lists the collection)."""
+        access = self.ctx.read_access(coll)
+        for name in (coll.sort_field, coll.primary_key):
+            if name and name in coll.fields and access.field_allowed(name):
+                return name
+        return next((n for n, f in coll.fields.items()
+                     if not f.is_alias and access.field_allowed(n)), None)
 
     def sort_expression(self, coll: Collection, table: sa.FromClause, name: str,
                         path: str) -> Any:
@@ -265,7 +277,7 @@ class Reader:
         offset = query.offset or 0
         if query.page and limit is not None and limit > 0:
             offset = limit * (query.page - 1)
-        return limit, offset
+        return limit, min(offset, 2**62)  # past every row; keeps the SQL within 64 bits
 
     def relations(self, node: Node, rows: list[Any], items: list[dict[str, Any]],
                   index: dict[str, int]) -> None:
@@ -345,7 +357,8 @@ class Reader:
         grouped: dict[Any, list[Any]] = {}
         if keys:
             query = child.query
-            if query.sort is None and rel.sort_field:
+            if query.sort is None and rel.sort_field and \
+                    self.ctx.read_access(related).field_allowed(rel.sort_field):
                 query = query.copy(sort=[rel.sort_field])
             c_rows, c_items, c_index, kpos = self._fetch_by_keys(
                 child, rel.foreign_field, keys, query, per_parent=True)
@@ -440,14 +453,19 @@ class Shaper:
 
 
 def _as_number(term: str) -> int | float | None:
+    """The search term as a number a column could hold (none beyond 64 bits, NaN or inf)."""
+    if len(term) > 40:
+        return None
     try:
-        return int(term)
+        number = int(term)
+        return number if -(2**63) <= number < 2**63 else None
     except ValueError:
         pass
     try:
-        return float(term)
+        value = float(term)
     except ValueError:
         return None
+    return value if math.isfinite(value) else None
 
 
 def _is_uuid(term: str) -> bool:

@@ -9,6 +9,7 @@ caller cannot read is silently left out, as Directus does.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,9 +83,36 @@ def _deep_for(query: Query, key: str) -> Query:
     return Query()
 
 
+def function_key(name: str, field_name: str, args: tuple[Any, ...]) -> str:
+    """The output key of ``name(field_name, ...)``: ``rating_year``, ``comments_count``, and
+    Directus 11's ``<field>_<path>_json`` for ``json(field, path)`` (``data.a[0]`` ->
+    ``data_a_0_json``)."""
+    if name == "json" and args:
+        path = re.sub(r"[^A-Za-z0-9]+", "_", str(args[0])).strip("_")
+        return f"{field_name}_{path}_json" if path else f"{field_name}_json"
+    return f"{field_name}_{name}"
+
+
+def is_backlink(via: RelationInfo | None, rel: RelationInfo | None) -> bool:
+    """Whether ``rel`` (a field of the collection reached through ``via``) leads straight
+    back along ``via``: the o2m of an m2o just followed, or the m2o of an o2m/m2m/m2a."""
+    if via is None or rel is None or rel.related != via.collection:
+        return False
+    if via.kind == "m2o":
+        return rel.kind in ("o2m", "m2m", "m2a") and rel.foreign_field == via.field
+    return rel.kind == "m2o" and rel.field == via.foreign_field
+
+
 def build_tree(ctx: CompileContext, coll: Collection, fields: list[str] | None, query: Query,
-               path: str = "root", depth: int = 0) -> Node:
-    """Resolve ``fields`` against ``coll`` into a :class:`Node` (permissions applied)."""
+               path: str = "root", depth: int = 0, via: RelationInfo | None = None,
+               backlink: bool | None = None) -> Node:
+    """Resolve ``fields`` against ``coll`` into a :class:`Node` (permissions applied).
+
+    ``via`` is the relation followed to get here; with ``backlink`` false (the root
+    query's ``backlink=false``) a wildcard leaves out the field that leads back along it.
+    """
+    if backlink is None:
+        backlink = query.backlink
     max_depth = int(ctx.config.get("MAX_RELATIONAL_DEPTH", 10))
     if depth > max_depth:
         raise InvalidQueryError(f"Max relational depth of {max_depth} exceeded")
@@ -119,6 +147,8 @@ def build_tree(ctx: CompileContext, coll: Collection, fields: list[str] | None, 
                     continue
                 if f.is_alias and ctx.schema.relation(coll.collection, name) is None:
                     continue  # presentation aliases carry no data
+                if not backlink and is_backlink(via, ctx.schema.relation(coll.collection, name)):
+                    continue
                 if rest is None:
                     if name not in groups:
                         want(name, None)
@@ -138,7 +168,7 @@ def build_tree(ctx: CompileContext, coll: Collection, fields: list[str] | None, 
         if fn is not None:
             name, field_name, args = fn
             f = require_field(access, coll, field_name, path)
-            key = head if head in aliases else f"{field_name}_{name}"
+            key = head if head in aliases else function_key(name, field_name, args)
             node.outputs.append(FunctionOut(key, name, f, args))
             continue
         name, _, scope = target.partition(":")
@@ -169,7 +199,7 @@ def build_tree(ctx: CompileContext, coll: Collection, fields: list[str] | None, 
             node.outputs.append(RelationOut(head, f, rel, None))
             continue
         child = build_tree(ctx, related, rests_for_child, _deep_for(query, head), sub_path,
-                           depth + 1)
+                           depth + 1, rel, backlink)
         node.outputs.append(RelationOut(head, f, rel, child))
     _scoped_items(ctx, node, groups, order, query, path, depth)
     return node

@@ -14,6 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import logging
+import math
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +26,18 @@ from ..schema.types import plugin_field_type
 
 CONCEALED = "**********"
 _UTC = dt.UTC
+_log = logging.getLogger("transom.values")
+
+#: Signed ranges of the integer types, as PostgreSQL and MySQL store them (SQLite would
+#: take more, so it is checked here for every dialect alike).
+INT_RANGES: dict[str, tuple[int, int]] = {
+    "integer": (-(2**31), 2**31 - 1),
+    "bigInteger": (-(2**63), 2**63 - 1),
+}
+#: Widest integer any column can hold: keys and filter values beyond it are never stored.
+INT64 = INT_RANGES["bigInteger"]
+#: Deepest nesting of a JSON value in a body (the JSON parser itself recurses).
+MAX_JSON_DEPTH = 64
 
 
 class ValueError_(ValueError):
@@ -203,6 +217,7 @@ def out_converter(type_: str, concealed: bool = False,
     """
     if concealed:
         return lambda v: None if v is None or v == "" else CONCEALED
+    conv: Callable[[Any], Any] | None
     if type_ == "decimal" and scale is not None:
         quantum = decimal.Decimal(1).scaleb(-int(scale))
 
@@ -211,23 +226,50 @@ def out_converter(type_: str, concealed: bool = False,
                 return None
             return str(decimal.Decimal(str(v)).quantize(quantum))
 
-        return fixed
-    conv = OUT.get(type_)
-    if conv is None and type_ not in IN:  # a plugin's type (registry), looked up once
-        ft = plugin_field_type(type_)
-        conv = ft.from_db if ft is not None else None
-    return conv
+        conv = fixed
+    else:
+        conv = OUT.get(type_)
+        if conv is None and type_ not in IN:  # a plugin's type (registry), looked up once
+            ft = plugin_field_type(type_)
+            conv = ft.from_db if ft is not None else None
+    return _tolerant(conv, type_) if conv is not None else None
+
+
+def _as_stored(value: Any) -> Any:
+    """A stored value in a JSON-safe form, for when its type's converter cannot read it."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "replace")
+    return str(value)
+
+
+def _tolerant(conv: Callable[[Any], Any], type_: str) -> Callable[[Any], Any]:
+    """``conv`` that serves a value it cannot convert as stored, and logs it, so that one
+    odd row (a legacy column, a value written behind Transom's back) never fails a read."""
+
+    def convert(value: Any) -> Any:
+        try:
+            return conv(value)
+        except Exception as exc:  # noqa: BLE001 - any converter failure: serve as stored
+            _log.warning("stored %s value %r cannot be converted (%s); served as stored",
+                         type_, value, exc)
+            return _as_stored(value)
+
+    return convert
 
 
 # -- in ------------------------------------------------------------------------------------
-def _in_int(value: Any) -> Any:
+def _parse_int(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError_("Value has to be an integer")
     if isinstance(value, int):
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str):
+    if isinstance(value, str) and len(value) <= 40:  # longer is beyond any column anyway
         try:
             return int(value.strip())
         except ValueError:
@@ -235,22 +277,92 @@ def _in_int(value: Any) -> Any:
     raise ValueError_("Value has to be an integer")
 
 
+def check_int(value: Any, lo: int, hi: int) -> int:
+    """``value`` as an int within ``[lo, hi]``, or a :class:`ValueError_` naming the range."""
+    number = _parse_int(value)
+    if not lo <= number <= hi:
+        raise ValueError_(f"Value has to be between {lo} and {hi}")
+    return number
+
+
+def _in_int(value: Any) -> Any:
+    return check_int(value, *INT_RANGES["integer"])
+
+
+def _in_bigint(value: Any) -> Any:
+    return check_int(value, *INT64)
+
+
 def _in_float(value: Any) -> Any:
-    if isinstance(value, bool):
+    if isinstance(value, bool) or isinstance(value, str) and len(value) > 400:
         raise ValueError_("Value has to be a number")
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
         raise ValueError_("Value has to be a number") from None
+    if not math.isfinite(number):
+        raise ValueError_("Value has to be a finite number")
+    return number
 
 
 def _in_decimal(value: Any) -> Any:
-    if isinstance(value, bool):
+    if isinstance(value, bool) or isinstance(value, str) and len(value) > 400:
         raise ValueError_("Value has to be a number")
     try:
-        return decimal.Decimal(str(value))
+        number = decimal.Decimal(str(value).strip())
     except decimal.InvalidOperation:
         raise ValueError_("Value has to be a number") from None
+    if not number.is_finite():
+        raise ValueError_("Value has to be a finite number")
+    if abs(number.adjusted()) > 1000:  # no column holds it; keeps later arithmetic cheap
+        raise ValueError_("Value is out of range")
+    return number
+
+
+def check_decimal(value: decimal.Decimal, precision: int | None,
+                  scale: int | None) -> decimal.Decimal:
+    """``value`` rounded to ``scale`` places, or a :class:`ValueError_` naming the range of
+    a ``decimal(precision, scale)`` column (digits beyond the scale round, as the databases
+    round them; digits before the point must fit)."""
+    if precision is None:
+        return value
+    places = int(scale or 0)
+    limit = decimal.Decimal(10) ** (int(precision) - places)
+    quantum = decimal.Decimal(1).scaleb(-places)
+    with decimal.localcontext() as ctx:
+        ctx.prec = max(int(precision), 1) + 2 + abs(value.adjusted())
+        rounded = value.quantize(quantum, rounding=decimal.ROUND_HALF_UP)
+    if abs(rounded) >= limit:
+        biggest = (limit - quantum).quantize(quantum)
+        raise ValueError_(f"Value has to be between -{biggest} and {biggest}")
+    return rounded
+
+
+def check_text(value: str) -> str:
+    """Reject a NUL character: PostgreSQL cannot store one in text, and a value that one
+    database accepts and another refuses is refused everywhere."""
+    if "\x00" in value:
+        raise ValueError_("Value can't contain a NUL character")
+    return value
+
+
+def check_json(value: Any, depth: int = 0) -> Any:
+    """Reject what JSON columns cannot hold: NUL characters (PostgreSQL), NaN and
+    Infinity, and nesting deeper than :data:`MAX_JSON_DEPTH`."""
+    if depth > MAX_JSON_DEPTH:
+        raise ValueError_(f"Value is nested deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, str):
+        check_text(value)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError_("Value has to be a finite number")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(str(key))
+            check_json(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            check_json(item, depth + 1)
+    return value
 
 
 def _in_bool(value: Any) -> Any:
@@ -292,13 +404,13 @@ def _in_time(value: Any) -> Any:
 
 
 def _in_json(value: Any) -> Any:
-    return json.dumps(value)
+    return json.dumps(check_json(value), allow_nan=False)
 
 
 def _in_csv(value: Any) -> Any:
     if isinstance(value, list):
-        return ",".join(str(v) for v in value)
-    return str(value)
+        return check_text(",".join(str(v) for v in check_json(value)))
+    return check_text(str(value))
 
 
 def _in_uuid(value: Any) -> Any:
@@ -310,15 +422,17 @@ def _in_uuid(value: Any) -> Any:
 
 def _in_str(value: Any) -> Any:
     if isinstance(value, dict | list):
-        return json.dumps(value)
+        return json.dumps(check_json(value), allow_nan=False)
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError_("Value has to be a finite number")
+    return check_text(str(value))
 
 
 IN: dict[str, Callable[[Any], Any]] = {
     "integer": _in_int,
-    "bigInteger": _in_int,
+    "bigInteger": _in_bigint,
     "float": _in_float,
     "decimal": _in_decimal,
     "boolean": _in_bool,
@@ -335,10 +449,16 @@ IN: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def to_db(type_: str, value: Any) -> Any:
-    """Convert a JSON value for storage in a field of ``type_``; raises :class:`ValueError_`."""
+def to_db(type_: str, value: Any, *, precision: int | None = None,
+          scale: int | None = None) -> Any:
+    """Convert a JSON value for storage in a field of ``type_``; raises :class:`ValueError_`.
+
+    ``precision``/``scale`` (a decimal column's) bound the value to what the column holds.
+    """
     if value is None:
         return None
+    if type_ == "decimal":
+        return check_decimal(_in_decimal(value), precision, scale)
     conv = IN.get(type_)
     if conv is None:
         ft = plugin_field_type(type_)
@@ -357,7 +477,8 @@ def to_filter_value(type_: str, value: Any) -> Any:
     if value is None:
         return None
     if type_ == "json":
-        return value if isinstance(value, str) else json.dumps(value)
+        return check_text(value) if isinstance(value, str) else \
+            json.dumps(check_json(value), allow_nan=False)
     if type_ == "csv":
-        return str(value)
+        return check_text(str(value))
     return to_db(type_, value)

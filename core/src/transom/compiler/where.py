@@ -9,6 +9,8 @@ against the schema (unknown or unreadable: 403) and every operator against the f
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -78,9 +80,11 @@ def _compile_key(ctx: CompileContext, coll: Collection, table: sa.FromClause, ke
         name, field_name, args = fn
         f = _field_for(ctx, coll, field_name, path, trusted)
         expr, ftype = function_expression(ctx, coll, table, name, f, args)
+        if name == "json":  # json(data, n) > 10 compares numbers, as _json does
+            return json_value_condition(ctx, expr, value, key)
         return compile_operators(ctx, expr, ftype, (), value, key)
     if key.startswith("$FOLLOW("):
-        raise InvalidQueryError("$FOLLOW is not supported in filters")
+        return _follow(ctx, coll, table, key, value, path, trusted)
     field_name, _, scope = key.partition(":")
     f = _field_for(ctx, coll, field_name, path, trusted)
     rel = ctx.schema.relation(coll.collection, field_name)
@@ -110,6 +114,42 @@ def _compile_key(ctx: CompileContext, coll: Collection, table: sa.FromClause, ke
     related = ctx.collection(rel.related or "")
     if not trusted and not ctx.read_access(related).allowed:
         raise ForbiddenError.field(field_name, coll.collection, path)
+    assert rel.foreign_field is not None
+    return _pointing_back(ctx, coll, table, related, rel.foreign_field, value, sub_path,
+                          trusted)
+
+
+_FOLLOW = re.compile(r"^\$FOLLOW\(\s*([^,\s()]+)\s*,\s*([^,\s()]+)\s*\)$")
+
+
+def _follow(ctx: CompileContext, coll: Collection, table: sa.FromClause, key: str, value: Any,
+            path: str, trusted: bool) -> sa.ColumnElement[bool]:
+    """``$FOLLOW(collection, field)``: the rows of ``collection`` whose m2o ``field`` points
+    here, filtered like an o2m that has no alias field (``_some`` unless ``_none``)."""
+    m = _FOLLOW.match(key)
+    if m is None:
+        raise InvalidQueryError(f'Invalid "$FOLLOW" key "{key}": use '
+                                "$FOLLOW(<collection>, <field>)")
+    target, fk = m.groups()
+    related = ctx.schema.get(target)
+    rel = ctx.schema.relation(target, fk) if related is not None else None
+    if related is None or related.table is None or rel is None or rel.kind != "m2o" \
+            or rel.related != coll.collection:
+        raise InvalidQueryError(f'"{key}": "{target}.{fk}" is not a relation to '
+                                f'"{coll.collection}"')
+    if not trusted:
+        access = ctx.read_access(related)
+        if not access.allowed or not access.field_allowed(fk):
+            raise ForbiddenError.field(key, coll.collection, path)
+    sub_path = key if path == "root" else f"{path}.{key}"
+    return _pointing_back(ctx, coll, table, related, fk, value, sub_path, trusted)
+
+
+def _pointing_back(ctx: CompileContext, coll: Collection, table: sa.FromClause,
+                   related: Collection, foreign_field: str, value: Any, sub_path: str,
+                   trusted: bool) -> sa.ColumnElement[bool]:
+    """Whether some (``_some``, the default) or no (``_none``) row of ``related`` whose
+    ``foreign_field`` holds this row's key matches ``value``."""
     quant = "_some"
     if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in QUANTIFIERS:
         quant, value = next(iter(value.items()))
@@ -118,10 +158,12 @@ def _compile_key(ctx: CompileContext, coll: Collection, table: sa.FromClause, ke
     row_filter = None if trusted else ctx.read_access(related).row_filter()
     if row_filter is not None:
         cond = sa.and_(cond, rule_condition(ctx, related, r_table, row_filter, sub_path))
-    assert coll.primary_key is not None and rel.foreign_field is not None
+    if coll.primary_key is None:
+        raise InvalidQueryError(f'Collection "{coll.collection}" has no primary key to '
+                                "follow a relation from")
     exists = sa.exists(
         sa.select(sa.literal(1)).select_from(r_table).where(
-            r_table.c[rel.foreign_field] == table.c[coll.primary_key], cond)
+            r_table.c[foreign_field] == table.c[coll.primary_key], cond)
     )
     return exists if quant == "_some" else ~exists
 
@@ -208,11 +250,26 @@ def _json_path(path: str) -> list[str | int]:
     return out
 
 
+_NUMERIC = frozenset({"integer", "bigInteger", "float", "decimal"})
+
+
 def _coerce(ftype: str, value: Any, key: str) -> Any:
     try:
         return to_filter_value(ftype, value)
     except ValueError_ as exc:
+        if ftype in _NUMERIC and not _numeric(value):
+            raise InvalidQueryError("Invalid numeric value") from None  # Directus's words
         raise InvalidQueryError(f'Invalid value for filter on "{key}": {exc.reason}') from None
+
+
+def _numeric(value: Any) -> bool:
+    """Whether JavaScript's ``Number()`` would make a number of ``value``."""
+    if isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -243,9 +300,24 @@ def compile_operators(ctx: CompileContext, col: Any, ftype: str, special: tuple[
     return sa.and_(sa.true(), *parts) if len(parts) != 1 else parts[0]
 
 
+#: SQLite keeps datetimes as text in more than one spelling (``12:00:00``, ``12:00:00.000000``,
+#: ``12:00:00Z``...): comparisons normalise both sides to UTC milliseconds first.
+_SQLITE_INSTANT = "%Y-%m-%d %H:%M:%f"
+_COMPARISONS = frozenset({"_eq", "_neq", "_lt", "_lte", "_gt", "_gte", "_in", "_nin",
+                          "_between", "_nbetween"})
+
+
+def _instant(col: Any) -> Any:
+    """``col`` (or a bound value of its type) as SQLite's normalised UTC instant text."""
+    return sa.func.strftime(_SQLITE_INSTANT, col)
+
+
 def _operator(ctx: CompileContext, col: Any, ftype: str, op: str, value: Any,
               key: str) -> sa.ColumnElement[bool]:
     d = ctx.dialect
+    if d.name == "sqlite" and ftype in ("timestamp", "dateTime") and op in _COMPARISONS \
+            and value is not None:
+        return _instant_operator(col, ftype, op, value, key)
     if op in ("_null", "_nnull"):
         truthy = value is None or value is True or str(value).lower() not in ("false", "0")
         is_null = (op == "_null") == truthy
@@ -259,6 +331,11 @@ def _operator(ctx: CompileContext, col: Any, ftype: str, op: str, value: Any,
             return col.is_(None) if op == "_eq" else col.is_not(None)
         v = _coerce(ftype, value, key)
         return col == v if op == "_eq" else col != v
+    if isinstance(value, str) and "\x00" in value:
+        raise InvalidQueryError(f'Invalid value for filter on "{key}": '
+                                "Value can't contain a NUL character")
+    if op == "_json":
+        return _json_condition(ctx, col, value, key)
     if op in ("_ieq", "_nieq"):
         expr = sa.func.lower(col) == str(value).lower()
         return expr if op == "_ieq" else ~expr
@@ -289,3 +366,78 @@ def _operator(ctx: CompileContext, col: Any, ftype: str, op: str, value: Any,
     target = col if ftype in ("string", "text", "uuid", "hash") else sa.cast(col, sa.Text)
     expr = d.ilike(target, pattern) if insensitive else d.like(target, pattern)
     return ~expr if negate else expr
+
+
+def _instant_operator(col: Any, ftype: str, op: str, value: Any,
+                      key: str) -> sa.ColumnElement[bool]:
+    """A comparison of SQLite datetimes as instants, whatever text form a row was stored in."""
+    def bound(v: Any) -> Any:
+        return _instant(sa.literal(_coerce(ftype, v, key), col.type))
+
+    left = _instant(col)
+    if op in ("_in", "_nin"):
+        values = [bound(v) for v in _as_list(value) if v is not None]
+        if not values:
+            return sa.false() if op == "_in" else sa.true()
+        return left.in_(values) if op == "_in" else left.not_in(values)
+    if op in ("_between", "_nbetween"):
+        values = _as_list(value)
+        if len(values) != 2:
+            raise InvalidQueryError(f'"{op}" needs exactly two values')
+        expr = left.between(bound(values[0]), bound(values[1]))
+        return expr if op == "_between" else ~expr
+    right = bound(value)
+    return {"_eq": left == right, "_neq": left != right, "_lt": left < right,
+            "_lte": left <= right, "_gt": left > right, "_gte": left >= right}[op]
+
+
+#: operators whose text operands ("10" from a query string) compare as numbers if numeric
+_ORDERED = frozenset({"_gt", "_gte", "_lt", "_lte", "_between", "_nbetween"})
+_PG_NUMBER = r"^\s*-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?\s*$"
+
+
+def _is_number(value: Any) -> bool:
+    values = value if isinstance(value, list) else [value]
+    return bool(values) and all(isinstance(v, int | float) and not isinstance(v, bool)
+                                for v in values)
+
+
+def _json_number(ctx: CompileContext, text: Any) -> Any:
+    """A JSON value's text as a number (PostgreSQL refuses to cast non-numbers: those are
+    NULL there; SQLite and MySQL convert text with ``+ 0``)."""
+    if ctx.dialect.name == "postgresql":
+        return sa.case((text.regexp_match(_PG_NUMBER), sa.cast(text, sa.Float)))
+    return sa.type_coerce(text, sa.Float) + 0
+
+
+def _json_condition(ctx: CompileContext, col: Any, value: Any,
+                    key: str) -> sa.ColumnElement[bool]:
+    """Directus 11's ``_json``: ``{"a.b[0]": {"_eq": 1}}`` tests values inside a JSON
+    field; a number operand compares numerically, anything else as text."""
+    if not isinstance(value, dict) or not value:
+        raise InvalidQueryError('"_json" must be of type object')
+    parts: list[sa.ColumnElement[bool]] = []
+    for path, ops in value.items():
+        steps = _json_path(str(path))
+        if not steps:
+            raise InvalidQueryError(f'Invalid JSON path "{path}" in filter on "{key}"')
+        parts.append(json_value_condition(ctx, ctx.dialect.json_extract(col, steps), ops,
+                                          f"{key}.{path}"))
+    return sa.and_(sa.true(), *parts) if len(parts) != 1 else parts[0]
+
+
+def json_value_condition(ctx: CompileContext, text: Any, ops: Any,
+                         key: str) -> sa.ColumnElement[bool]:
+    """Operators on a value extracted from JSON (as text): numerically for a number
+    operand (or a numeric one of ``_gt``/``_between``...), else as text."""
+    if not isinstance(ops, dict):
+        raise InvalidQueryError(f'Invalid filter for "{key}": expected an object of operators')
+    parts: list[sa.ColumnElement[bool]] = []
+    for op, operand in ops.items():
+        if _is_number(operand) or (op in _ORDERED and _as_list(operand)
+                                   and all(_numeric(v) for v in _as_list(operand))):
+            parts.append(compile_operators(ctx, _json_number(ctx, text), "float", (),
+                                           {op: operand}, key))
+        else:
+            parts.append(compile_operators(ctx, text, "string", (), {op: operand}, key))
+    return sa.and_(sa.true(), *parts) if len(parts) != 1 else parts[0]

@@ -35,7 +35,7 @@ from ..query.filters import resolve_dynamic
 from ..schema.model import Collection, Field
 from .context import CompileHost, DynamicLoader, dynamic_values
 from .validation import validate_payload
-from .values import CONCEALED, ValueError_, to_db
+from .values import CONCEALED, ValueError_, check_text, to_db
 
 if TYPE_CHECKING:
     from ..accountability import Accountability
@@ -235,11 +235,21 @@ class Mutation:
         if "hash" in f.special or f.type == "hash":
             return hash_password(str(value), self.cms.config) if value != "" else None
         if f.type == "json" and "cast-json" not in f.special and isinstance(value, str):
+            check_text(value)
             try:
                 json.loads(value)
                 return value
-            except ValueError:
+            except (ValueError, RecursionError):
                 return json.dumps(value)
+        if f.type == "decimal":
+            numeric = f.schema or {}
+            number = to_db(f.type, value, precision=numeric.get("numeric_precision"),
+                           scale=numeric.get("numeric_scale"))
+            digits = self.cms.dialect.max_decimal_digits
+            if digits is not None and len(number.normalize().as_tuple().digits) > digits:
+                raise ValueError_(f"This database keeps at most {digits} significant digits "
+                                  "of a decimal")
+            return number
         return to_db(f.type, value)
 
     def apply_special(self, coll: Collection, columns: dict[str, Any], action: str) -> None:
@@ -258,9 +268,8 @@ class Mutation:
                     columns[name] = acc.user
                 if "role-created" in sp and acc is not None and acc.role:
                     columns[name] = acc.role
-            if "date-updated" in sp and (action == "update" or action == "create"):
-                if action == "update" or name not in columns:
-                    columns[name] = to_db(f.type, now) if f.type != "date" else now.date()
+            if "date-updated" in sp and action == "update":  # Directus: null until an update
+                columns[name] = to_db(f.type, now) if f.type != "date" else now.date()
             if "user-updated" in sp and action == "update" and acc is not None and acc.user:
                 columns[name] = acc.user
             if "role-updated" in sp and action == "update" and acc is not None and acc.role:
@@ -531,9 +540,13 @@ def _unclassified(exc: DBAPIError) -> Exception:
 
 
 def refuse_view(coll: Collection) -> None:
+    """Views and tables without a primary key are read-only collections (as in Directus)."""
     if coll.is_view:
         raise InvalidPayloadError(
             f'Collection "{coll.collection}" is a database view and is read-only')
+    if coll.primary_key is None:
+        raise InvalidPayloadError(
+            f'Collection "{coll.collection}" has no primary key and is read-only')
 
 
 def _as_obj(item: Any, pk_name: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""``/server/*`` and ``/status``: ping, health, public project info."""
+"""``/server/*``: ping, health, public project info (``/status`` is in ``status.py``)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,6 @@ def health_report() -> tuple[dict[str, Any], int]:
 
 
 @bp.get("/server/health")
-@bp.get("/status")
 def health() -> Response:
     report, status = health_report()
     try:
@@ -84,6 +83,11 @@ def project_info(cms: Any) -> dict[str, Any]:
     return project
 
 
+#: The Directus release whose API Transom speaks: clients (the SDK, the app, extensions'
+#: ``host`` ranges) check ``version`` is a Directus 11 semver, so Transom's own goes apart.
+DIRECTUS_VERSION = "11.17.4"
+
+
 @bp.get("/server/info")
 def info() -> Response:
     cms = current_cms()
@@ -99,7 +103,8 @@ def info() -> Response:
             queryLimit={"default": limit_default, "max": max(limit_max, -1)},
             websocket=False,
             uploads=None,
-            version=__version__,
+            version=DIRECTUS_VERSION,
+            transom_version=__version__,
         )
     return json_response({"data": data})
 

@@ -40,7 +40,9 @@ def list_response(svc: ItemsService, query: Query, data: Any) -> Response:
 def export_response(collection: str, items: Any, fmt: str) -> Response:
     content, mimetype, ext = export_items(items if isinstance(items, list) else [items], fmt)
     name = export_filename(collection, fmt, dt.datetime.now(dt.UTC))
-    resp = Response(content, mimetype=mimetype)
+    # a type that names its charset is sent as is (``mimetype=`` would append a second one)
+    resp = Response(content, content_type=mimetype) if "charset=" in mimetype else \
+        Response(content, mimetype=mimetype)
     resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return resp
 

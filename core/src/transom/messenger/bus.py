@@ -144,11 +144,13 @@ class Messenger:
             if head == self._local_seen:
                 return
             messages, lost = bus.read(self._local_seen, head)
-            self._local_seen = head
             if lost:
                 self._resync_locked("the local bus wrapped")
             for message in messages:
                 self._deliver_locked(message)
+            # moved only once handled: a request thread calling sync() while another thread
+            # (a WebSocket poller) handles these must wait for the lock, not pass stale
+            self._local_seen = head
 
     def settle(self) -> None:
         """Wait for a message being handled right now (by a listener thread) to finish,

@@ -76,6 +76,9 @@ class LocalBus:
                 try:
                     if os.fstat(fd).st_size < size:
                         os.ftruncate(fd, size)
+                    # Reserve every block now: a sparse mapped file whose disk fills up
+                    # kills the writer with SIGBUS; this fails here with ENOSPC instead.
+                    os.posix_fallocate(fd, 0, size)
                     mm = mmap.mmap(fd, size)
                     if mm[:8] != MAGIC:
                         mm[:HEADER] = b"\0" * HEADER

@@ -79,6 +79,9 @@ FUNCTIONS: frozenset[str] = DATE_FUNCTIONS | {"count", "json"}
 
 #: Deepest nesting a filter object may have; guards the recursion against hostile input.
 MAX_FILTER_DEPTH = 64
+#: Most values the list operands (``_in``, ``_nin``, ...) of one filter may hold in all:
+#: each is a bound parameter, and drivers take at most 65,535 per statement.
+MAX_LIST_VALUES = 10_000
 
 _FUNCTION_RE = re.compile(r"^([A-Za-z_]\w*)\((.*)\)$", re.DOTALL)
 _SCALARS = (str, int, float, bool, dt.date, dt.time, decimal.Decimal, uuid.UUID)
@@ -173,7 +176,20 @@ def normalize_filter(filter: Any) -> dict[str, Any] | None:
     node = _node(filter, under_field=False, depth=0)
     if node is None:
         return None
+    if _count_list_values(node) > MAX_LIST_VALUES:
+        raise InvalidQueryError(
+            f"Filter lists may hold at most {MAX_LIST_VALUES} values in all")
     return _hoist(node)
+
+
+def _count_list_values(node: Any) -> int:
+    """How many values the list operands of a normalised filter hold, nested ones too."""
+    if isinstance(node, Mapping):
+        return sum(len(v) if k in LIST_OPERATORS and isinstance(v, list)
+                   else _count_list_values(v) for k, v in node.items())
+    if isinstance(node, list):
+        return sum(_count_list_values(v) for v in node)
+    return 0
 
 
 def _coerce(value: Any) -> Any:
@@ -313,6 +329,8 @@ def _list_value(op: str, value: Any) -> tuple[bool, Any]:
         raw = [value]
     else:
         raise InvalidQueryError(f'"{op}" has to be an array of values')
+    if len(raw) > MAX_LIST_VALUES:
+        raise InvalidQueryError(f'"{op}" may hold at most {MAX_LIST_VALUES} values')
     items = [_coerce(v) for v in raw if v is not UNDEFINED]
     for item in items:
         if item is not None and not isinstance(item, _SCALARS):

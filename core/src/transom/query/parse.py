@@ -23,6 +23,8 @@ from .model import AGGREGATE_FUNCTIONS, EXPORT_FORMATS, META_VALUES, Query
 MAX_DEPTH = 10
 #: ``QUERYSTRING_ARRAY_LIMIT``: indexes above this stay object keys (as ``qs`` does).
 ARRAY_LIMIT = 500
+#: JavaScript's ``Number.MAX_SAFE_INTEGER``: the largest ``limit``/``offset``/``page``.
+MAX_SAFE_INTEGER = 2**53 - 1
 
 _KEY_RE = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _SEGMENT_RE = re.compile(r"\[([^\[\]]*)\]")
@@ -194,6 +196,8 @@ def _sanitize(raw: Mapping[str, Any], *, nested: bool) -> Query:
     if _given(raw, "filter"):
         query.filter = _filter(raw["filter"])
     if isinstance(raw.get("search"), str) and raw["search"]:
+        if "\x00" in raw["search"]:
+            raise InvalidQueryError('"search" can\'t contain a NUL character')
         query.search = raw["search"]
     if _given(raw, "sort"):
         query.sort = _string_list(raw["sort"], "sort", functions=True)
@@ -280,6 +284,8 @@ def _integer(raw: Mapping[str, Any], name: str, *, minimum: int) -> int | None:
         raise InvalidQueryError(f'"{name}" must be an integer')
     if number < minimum:
         raise InvalidQueryError(f'"{name}" must be greater than or equal to {minimum}')
+    if abs(number) > MAX_SAFE_INTEGER:  # Joi's "safe number": what a double holds exactly
+        raise InvalidQueryError(f'"{name}" must be a safe number')
     return int(number)
 
 

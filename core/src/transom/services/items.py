@@ -20,7 +20,7 @@ from ..compiler.reader import Reader, paginate
 from ..compiler.tree import build_tree
 from ..compiler.values import ValueError_, to_db
 from ..compiler.where import rule_condition
-from ..compiler.writer import Mutation
+from ..compiler.writer import Mutation, refuse_view
 from ..errors import ForbiddenError, InvalidPayloadError, TransomError
 from ..events import EventContext, PendingEvents
 from ..permissions.access import ACCESS_COLLECTIONS
@@ -90,7 +90,10 @@ class ItemsService:
         if self.connection is not None:
             yield self.connection
         else:
-            with self.cms.connect() as conn:
+            # user collections may be read on a replica; system rows (users, access,
+            # settings) always come from the primary, as the kernel reads them
+            with self.cms.connect(replica=not self.collection.startswith("directus_")) \
+                    as conn:
                 yield conn
 
     @contextmanager
@@ -168,6 +171,7 @@ class ItemsService:
                 if key is not None:
                     self.cms.plans.put(key, plan)
             items = reader.run(plan)
+        items = self._filter_read(query, items)
         self._emit_read(query, items)
         return items
 
@@ -199,6 +203,20 @@ class ItemsService:
             names, query, {"collection": self.collection},
             EventContext(self.accountability, self.connection, self.schema, self.cms))
         return _as_query(changed)
+
+    def _filter_read(self, query: Query, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The ``items.read`` filter (Directus's name): hooks may reshape the items read
+        (i18n folds a translation into each) before any answer, export or resolver sees
+        them."""
+        if not self.emit_events:
+            return items
+        names = self.cms.event_names(self.collection, "read")
+        if not self.cms.events.has_filters(names):
+            return items
+        changed = self.cms.events.filter(
+            names, items, {"collection": self.collection, "query": query},
+            EventContext(self.accountability, self.connection, self.schema, self.cms))
+        return changed if isinstance(changed, list) else items
 
     def _emit_read(self, query: Query, items: list[dict[str, Any]]) -> None:
         names = self.cms.event_names(self.collection, "read")
@@ -269,6 +287,8 @@ class ItemsService:
         ctx = self._context()
         coll = ctx.collection(self.collection)
         access = self.permissions.require(self.collection, action)
+        if action != "read":
+            refuse_view(coll)  # a keyless table has no keys to change
         assert coll.primary_key is not None
         with self._read_conn() as conn:
             reader = Reader(ctx, conn)
@@ -326,6 +346,7 @@ class ItemsService:
 
     def update_batch(self, items: list[dict[str, Any]]) -> list[Any]:
         """Each item carries its own primary key and changes."""
+        refuse_view(self.coll())
         pk = self.coll().primary_key
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             raise InvalidPayloadError("Batch update needs an array of objects")

@@ -123,7 +123,7 @@ SYSTEM_FIELD_META: dict[str, dict[str, dict[str, Any]]] = {
     "directus_relations": _fields(one_allowed_collections=_CSV),
     "directus_revisions": _fields(data=_JSON, delta=_JSON),
     "directus_roles": _fields(id=_UUID, parent=_M2O),
-    "directus_sessions": _fields(expires=_TIMESTAMP),
+    "directus_sessions": _fields(expires=_TIMESTAMP, token=_CONCEAL, next_token=_CONCEAL),
     "directus_settings": _fields(
         public_registration_role=_M2O,
         storage_asset_presets=_JSON,

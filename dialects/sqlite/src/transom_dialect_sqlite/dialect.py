@@ -137,6 +137,7 @@ class SQLiteDialect(Dialect):
     supports_alter_column = False  # SQLite rebuilds the table instead
     supports_foreign_keys = True  # PRAGMA foreign_keys=ON on every connection
     supports_alter_constraints = False  # only CREATE TABLE declares them
+    max_decimal_digits = 15  # NUMERIC affinity stores a REAL beyond integers
 
     read_options: ClassVar[dict[str, Any]] = {"isolation_level": "AUTOCOMMIT"}
     write_options: ClassVar[dict[str, Any]] = {"transom_sqlite_begin": "IMMEDIATE"}
@@ -194,11 +195,14 @@ class SQLiteDialect(Dialect):
         sqlite3.register_adapter(dt.datetime, datetime_text)
         engine.dialect.colspecs = {**engine.dialect.colspecs, sa.DateTime: DateTimeText}
         install_transactions(engine)
+        sa.event.listen(engine, "handle_error", _drop_stale_connections)
         return engine
 
     def session_statements(self) -> list[str]:
+        # mmap_size=0: reads through a memory map of a file on a full or read-only disk
+        # end in SIGBUS (a dead worker); plain reads fail with an error instead.
         return ["PRAGMA foreign_keys=ON", f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}",
-                "PRAGMA journal_mode=WAL"]
+                "PRAGMA mmap_size=0", "PRAGMA journal_mode=WAL"]
 
     # -- catalogue --------------------------------------------------------------------
     def introspect(
@@ -368,6 +372,19 @@ class SQLiteDialect(Dialect):
 #: lock up front, so a read-then-write transaction never fails with "database is locked"
 #: when another writer got in between (deferred is the default, best for reads).
 BEGIN_MODE_OPTION = "transom_sqlite_begin"
+
+
+#: Errors after which a pooled SQLite connection must be reopened: a connection opened while
+#: the file was read-only stays read-only after the file becomes writable again.
+_REOPEN_MARKERS = ("readonly database", "disk i/o error", "unable to open database file")
+
+
+def _drop_stale_connections(context: Any) -> None:
+    """``handle_error``: treat storage faults as a disconnect, so the pool is refilled with
+    fresh connections and writes work as soon as the fault clears."""
+    text = str(context.original_exception).lower()
+    if any(marker in text for marker in _REOPEN_MARKERS):
+        context.is_disconnect = True
 
 
 def install_transactions(engine: Engine) -> None:

@@ -13,6 +13,7 @@ from transom.api import (
     InvalidPayloadError,
     RequestsExceededError,
     RouteNotFoundError,
+    ServiceUnavailableError,
     TransomError,
     client_ip,
     current_cms,
@@ -92,6 +93,8 @@ def _login(name: str) -> Response:
         provider.validate(payload)
         mode = payload.get("mode") or "json"
         user, emit = service.authenticate(cms, state, provider, payload, caller)
+    except ServiceUnavailableError:
+        raise  # busy (hash slots, database): says nothing about the account; no stall
     except TransomError as exc:
         if not isinstance(exc, InvalidPayloadError):
             state.ip_failures.record(ip_key)

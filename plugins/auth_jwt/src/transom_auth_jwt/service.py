@@ -130,6 +130,18 @@ def _redacted(payload: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in payload.items() if k not in ("password", "otp")}
 
 
+def _refuse_inactive(cms: Any, provider: AuthProvider, user: Mapping[str, Any],
+                     payload: Mapping[str, Any]) -> None:
+    """Refuse an account that is not active without telling an attacker it exists: the
+    password is checked first (same time as any login) and only the right one learns
+    ``USER_SUSPENDED``; a wrong one answers ``INVALID_CREDENTIALS`` like an unknown email."""
+    try:
+        provider.verify(cms, user, payload)
+    except TransomError:
+        raise InvalidCredentialsError() from None
+    raise UserSuspendedError() if user["status"] == "suspended" else InvalidCredentialsError()
+
+
 def authenticate(
     cms: Any, state: AuthState, provider: AuthProvider, payload: Mapping[str, Any],
     caller: Caller,
@@ -155,15 +167,14 @@ def authenticate(
             provider.verify(cms, None, payload)  # spends the time of a real check
             raise InvalidCredentialsError()
         if user["status"] != "active":
-            raise UserSuspendedError() if user["status"] == "suspended" \
-                else InvalidCredentialsError()
+            _refuse_inactive(cms, provider, user, payload)
         if user.get("provider") != provider.name:
             raise InvalidProviderError()
         limit = login_attempt_limit(cms, state)
         if limit is not None and state.attempts.get(user["id"]) >= limit:
             suspend_user(cms, state, user["id"])
             state.attempts.reset(user["id"])  # a re-activated user starts afresh
-            raise UserSuspendedError()
+            _refuse_inactive(cms, provider, {**user, "status": "suspended"}, payload)
         try:
             provider.verify(cms, user, payload)
             if user.get("tfa_secret"):

@@ -42,6 +42,9 @@ ACCESS_COLLECTIONS = frozenset({"directus_permissions", "directus_policies", "di
 
 #: messenger topic of a purge of the per-worker memory store
 PURGE_TOPIC = "cache.purge"
+#: Sent when a purge could not reach Redis: every worker then bumps the generation itself
+#: before it serves from Redis again (its own breaker may never have seen the outage).
+OWED_TOPIC = "cache.purge_owed"
 
 _G_PENDING = "_transom_cache_pending"
 _G_HIT = "_transom_cache_hit"
@@ -86,7 +89,10 @@ class ResponseCache:
         if isinstance(self.store, MemoryStore):
             self.cms.messenger.publish(PURGE_TOPIC, {})
             return True
-        return self._purge_store()
+        if self._purge_store():
+            return True
+        self.cms.messenger.publish(OWED_TOPIC, {})
+        return False
 
     def _purge_store(self) -> bool:
         try:
@@ -101,6 +107,8 @@ class ResponseCache:
         messenger = self.cms.messenger
         if isinstance(self.store, MemoryStore):
             messenger.subscribe(PURGE_TOPIC, lambda _payload: self._purge_store())
+        else:
+            messenger.subscribe(OWED_TOPIC, lambda _payload: self.store.owe_purge())
         messenger.subscribe("access", lambda _payload: self.rules.forget())
 
     def purges_for(self, collection: str | None) -> bool:
@@ -199,7 +207,9 @@ class ResponseCache:
         except Exception:  # noqa: BLE001 - when in doubt, don't cache
             log.debug("cache: cannot tell who is asking; not caching", exc_info=True)
             return None
-        key = digest("GET", request.path, query, identity, self.cms.schema.version)
+        # answers may vary by language (the i18n plugin folds translations by header)
+        lang = request.headers.get("Accept-Language", "")
+        key = digest("GET", request.path, query, identity, self.cms.schema.version, lang)
         try:
             found = self.store.lookup(key)
         except StoreUnavailable:

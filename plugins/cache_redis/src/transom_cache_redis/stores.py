@@ -210,6 +210,13 @@ class RedisStore:
             self._purge_owed = True  # done by _call on the first call that gets through
             raise
 
+    def owe_purge(self) -> None:
+        """Another worker's purge was lost: serve nothing from Redis until a generation
+        bump of our own succeeds (the next call tries it at once)."""
+        with self._lock:
+            self._purge_owed = True
+            self._down = True
+
     def ping(self) -> None:
         """For the health check: a real round trip, even while the breaker is open."""
         self.client.ping()

@@ -12,6 +12,7 @@ Naming follows Directus 11: the read type is named after the collection (without
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from typing import Any
@@ -38,6 +39,7 @@ from graphql import (
 from transom.api import Collection, Field, SchemaSnapshot, field_type
 
 from . import resolvers
+from .lang import lang_argument, translated
 from .meta import (
     DATE_FUNCTIONS,
     EXT,
@@ -58,11 +60,15 @@ from .scalars import (
 )
 from .shared import GRAPHENE_SCALARS, input_object, new_type_map, shared_types
 
+_log = logging.getLogger("transom.graphql")
+
 SCOPES = ("items", "system")
 SYSTEM_PREFIX = "directus_"
 
 _NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
 _NUMERIC = ("integer", "bigInteger", "float", "decimal")
+#: The scalar of an integer column's sum/min/max (a bigInteger's is a string, as its values).
+_INTEGERS: dict[str, GraphQLOutputType] = {"integer": GraphQLInt, "bigInteger": GraphQLBigInt}
 #: special flags that fill a value on create, so the field is optional even if NOT NULL
 _GENERATED = frozenset({"uuid", "date-created", "date-updated", "user-created",
                         "user-updated", "role-created", "role-updated", "cast-timestamp"})
@@ -72,6 +78,22 @@ _LIST_ARGS = ("filter", "sort", "limit", "offset", "page", "search")
 def valid_name(name: str) -> bool:
     """Whether ``name`` can be a GraphQL name (others are left out of the schema)."""
     return bool(_NAME.match(name)) and not name.startswith("__")
+
+
+_skipped: set[tuple[str, str]] = set()
+
+
+def generated_names_ok(name: str, what: str) -> bool:
+    """Whether ``name`` and the names generated from it (``<name>_filter``,
+    ``<name>_func``...) are GraphQL names; a discovered table or column named ``_`` is left
+    out of the schema, logged once, rather than breaking /graphql for everyone."""
+    if valid_name(name) and valid_name(f"{name}_x"):
+        return True
+    if (what, name) not in _skipped:
+        _skipped.add((what, name))
+        _log.warning("%s %r left out of GraphQL: its name can't make GraphQL names",
+                     what, name)
+    return False
 
 
 def _ext(info: Any) -> dict[str, Any]:
@@ -207,8 +229,10 @@ class SchemaBuilder:
         return self._access[key]
 
     def eligible(self, coll: Collection | None) -> bool:
-        return (coll is not None and coll.table is not None and coll.primary_key is not None
-                and valid_name(self.type_name(coll.collection)))
+        """Whether a collection has GraphQL types: any table or view, keyed or not (one
+        without a primary key is read-only, with no ``_by_id`` or ``_connection``)."""
+        return (coll is not None and coll.table is not None
+                and generated_names_ok(self.type_name(coll.collection), "collection"))
 
     def type_name(self, collection: str) -> str:
         if self.scope == "system" and collection.startswith(SYSTEM_PREFIX):
@@ -222,7 +246,8 @@ class SchemaBuilder:
         return collection in self.types
 
     def _field_ok(self, collection: str, name: str, action: str = "read") -> bool:
-        return valid_name(name) and self.access(collection, action).field_allowed(name)
+        return generated_names_ok(name, f"field of {collection}") and \
+            self.access(collection, action).field_allowed(name)
 
     def _resolve_types(self) -> None:
         """Collections with a read type: those in scope the caller may read and, in the
@@ -359,6 +384,10 @@ class SchemaBuilder:
             self.list_args_cache[collection] = args
         return args
 
+    def lang_args(self, collection: str) -> dict[str, GraphQLArgument]:
+        """``lang`` on the root reads of a collection with translations (see lang.py)."""
+        return {"lang": lang_argument()} if translated(self.snapshot, collection) else {}
+
     # -- filters -------------------------------------------------------------------------
     def filter_type(self, collection: str) -> GraphQLInputObjectType:
         tname = self.type_name(collection)
@@ -442,9 +471,22 @@ class SchemaBuilder:
         if numeric:
             nums = GraphQLObjectType(f"{tname}_aggregated_fields", {
                 n: GraphQLField(GraphQLFloat) for n in numeric})
-            for fn in ("avg", "sum", "avgDistinct", "sumDistinct", "min", "max"):
+            for fn in ("avg", "avgDistinct"):
                 fields[fn] = GraphQLField(nums)
+            totals = self._totals_type(tname, coll, numeric) or nums
+            for fn in ("sum", "sumDistinct", "min", "max"):
+                fields[fn] = GraphQLField(totals)
         return GraphQLObjectType(f"{tname}_aggregated", fields)
+
+    @staticmethod
+    def _totals_type(tname: str, coll: Collection, numeric: list[str]) -> GraphQLObjectType | None:
+        """Sums, minima and maxima of integer columns are integers (``155``, not ``155.0``):
+        they get their own type when a collection has any, averages stay ``Float``."""
+        if not any(coll.fields[n].type in _INTEGERS for n in numeric):
+            return None
+        return GraphQLObjectType(f"{tname}_aggregated_totals", {
+            n: GraphQLField(_INTEGERS.get(coll.fields[n].type, GraphQLFloat))
+            for n in numeric})
 
     def connection_type(self, collection: str) -> GraphQLObjectType:
         tname = self.type_name(collection)
@@ -509,14 +551,21 @@ class SchemaBuilder:
                 out[tname] = self._root(obj, RootInfo("singleton", collection))
                 continue
             out[tname] = self._root(GraphQLNonNull(GraphQLList(GraphQLNonNull(obj))),
-                                    RootInfo("list", collection), self.list_args(collection))
-            out[f"{tname}_by_id"] = self._root(obj, RootInfo("by_id", collection), {
-                "id": GraphQLArgument(GraphQLNonNull(GraphQLID))})
+                                    RootInfo("list", collection), {
+                                        **self.list_args(collection),
+                                        **self.lang_args(collection)})
+            if coll.primary_key is not None:
+                by_id_args = {"id": GraphQLArgument(GraphQLNonNull(GraphQLID)),
+                              **self.lang_args(collection)}
+                out[f"{tname}_by_id"] = self._root(obj, RootInfo("by_id", collection),
+                                                   by_id_args)
             agg_args = dict(self.list_args(collection))
             agg_args["groupBy"] = GraphQLArgument(GraphQLList(GraphQLString))
             out[f"{tname}_aggregated"] = self._root(
                 GraphQLNonNull(GraphQLList(GraphQLNonNull(self.aggregated_type(collection)))),
                 RootInfo("aggregated", collection), agg_args)
+            if coll.primary_key is None:  # a cursor is a key: no connection without one
+                continue
             out[f"{tname}_connection"] = self._root(
                 GraphQLNonNull(self.connection_type(collection)),
                 RootInfo("connection", collection), {
@@ -541,7 +590,8 @@ class SchemaBuilder:
         snap = self.snapshot
         for coll in snap.collections.values():
             collection = coll.collection
-            if not self.eligible(coll) or not self.in_scope_collection(coll) or coll.is_view:
+            if not self.eligible(coll) or not self.in_scope_collection(coll) or coll.is_view \
+                    or coll.primary_key is None:  # read-only, as over REST
                 continue
             tname = self.type_name(collection)
             if _clashes(tname, self.bases):
@@ -615,7 +665,7 @@ RESERVED_TYPE_NAMES = frozenset({
     "time_functions", "datetime_functions",
 })
 _SUFFIXES = ("_filter", "_quantifier_filter", "_aggregated", "_aggregated_count",
-             "_aggregated_fields", "_connection", "_edge")
+             "_aggregated_fields", "_aggregated_totals", "_connection", "_edge")
 
 
 def _clashes(name: str, bases: set[str]) -> bool:

@@ -16,6 +16,7 @@ from graphql import GraphQLResolveInfo, get_named_type
 
 from transom.api import InvalidCredentialsError, InvalidQueryError, ItemsService
 
+from .lang import apply_lang
 from .meta import TYPE_MARKER, RootInfo
 from .planner import Level, Planner, relation_key, response_key
 
@@ -158,12 +159,14 @@ def root(meta: RootInfo) -> Callable[..., Any]:
 
 
 def _list(meta: RootInfo, info: GraphQLResolveInfo, args: dict[str, Any]) -> Any:
+    apply_lang(args, meta.collection)
     planner, level = _plan(info)
     query = planner.query(level, args, _filter_type(info))
     return info.context.service(meta.collection).read_by_query(query)
 
 
 def _by_id(meta: RootInfo, info: GraphQLResolveInfo, args: dict[str, Any]) -> Any:
+    apply_lang(args, meta.collection)
     planner, level = _plan(info)
     return info.context.service(meta.collection).read_one(args["id"], planner.query(level))
 
@@ -207,12 +210,17 @@ def _aggregated(meta: RootInfo, info: GraphQLResolveInfo, args: dict[str, Any]) 
     rows = info.context.service(meta.collection).read_by_query(query)
     out = []
     for row in rows:
-        item: dict[str, Any] = {"group": {g: row.get(g) for g in group} if group else None}
+        # the row's own keys, as REST answers them: year(published_at) -> published_at_year
+        item: dict[str, Any] = {"group": {k: v for k, v in row.items()
+                                          if k not in _NOT_GROUP} if group else None}
         for fn in ("countAll", *_AGGREGATES):
             if fn in row:
                 item[fn] = row[fn]
         out.append(item)
     return out
+
+
+_NOT_GROUP = frozenset({"countAll", *_AGGREGATES})
 
 
 def _connection(meta: RootInfo, info: GraphQLResolveInfo, args: dict[str, Any]) -> Any:

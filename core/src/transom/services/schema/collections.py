@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from ...dialects import DropView
 from ...errors import ForbiddenError, InvalidPayloadError
 from .common import _SchemaService, meta_tables
+from .events import schema_event
 from .fields import FieldsService
 from .payload import COLLECTION_META_KEYS, FieldSpec, check_name, constraint_name, parse_field
 from .relations import RelationsService
@@ -41,6 +42,7 @@ class CollectionsService(_SchemaService):
     def create_many(self, payloads: list[Any]) -> list[str]:
         return [self.create_one(p) for p in payloads]
 
+    @schema_event("collections", "create")
     def create_one(self, payload: Any) -> str:
         """Create a table (or a folder when ``schema`` is null) with its fields and meta."""
         self.require_admin()
@@ -139,6 +141,7 @@ class CollectionsService(_SchemaService):
             raise InvalidPayloadError("Every item must be an object with a collection")
         return [self.update_one(p.get("collection"), p) for p in payloads]
 
+    @schema_event("collections", "update")
     def update_one(self, name: str, payload: Any) -> str:
         """Update the meta row (creating it for a table that had none); nothing else."""
         self.require_admin()
@@ -161,6 +164,7 @@ class CollectionsService(_SchemaService):
                 work.conn.execute(t.update().where(t.c.collection == name).values(**row))
         return name
 
+    @schema_event("collections", "delete")
     def delete_one(self, name: str) -> None:
         """Drop the table (or view) and every metadata row that mentions the collection."""
         self.require_admin()

@@ -15,6 +15,7 @@ from ...dialects import AddColumn, DropColumn
 from ...errors import ContainsNullValuesError, ForbiddenError, InvalidPayloadError, TransomError
 from ...schema.types import ALIAS_TYPES, TYPES, field_type, plugin_field_type
 from .common import _SchemaService, _Work, is_system_field, meta_tables
+from .events import schema_event
 from .payload import (
     _COLUMN_CHANGES,
     _TYPE_SPECIALS,
@@ -144,6 +145,7 @@ class FieldsService(_SchemaService):
         return out
 
     # -- writes -------------------------------------------------------------------------
+    @schema_event("fields", "create")
     def create_field(self, collection: str, payload: Any) -> str:
         """Add a column (``ALTER TABLE ADD COLUMN``) or an alias field (metadata only)."""
         self.require_admin()
@@ -182,6 +184,7 @@ class FieldsService(_SchemaService):
             sa.Index(constraint_name(name, spec.field, "index"), table.c[spec.field]).create(
                 conn)
 
+    @schema_event("fields", "update")
     def update_fields(self, collection: str, payloads: Any) -> list[str]:
         """Bulk update (``PATCH /fields/:collection``), all in one change."""
         self.require_admin()
@@ -196,6 +199,7 @@ class FieldsService(_SchemaService):
                 names.append(self._update(work, collection, payload))
         return names
 
+    @schema_event("fields", "update")
     def update_field(self, collection: str, payload: Any) -> str:
         self.require_admin()
         name = payload.get("field") if isinstance(payload, dict) else None
@@ -348,6 +352,7 @@ class FieldsService(_SchemaService):
                     is_constraint: bool) -> None:
         self.cms.dialect.drop_index(conn, table, name, is_constraint)
 
+    @schema_event("fields", "delete")
     def delete_field(self, collection: str, name: str) -> None:
         """Drop the column (or alias), its meta row and the relations that use it."""
         self.require_admin()

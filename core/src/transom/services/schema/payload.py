@@ -97,6 +97,12 @@ def check_name(name: Any, what: str) -> str:
         raise InvalidPayloadError(
             f'{what.capitalize()} name "{name}" may only contain letters, digits and '
             "underscores, and must not start with a digit")
+    if name == "_" or name.startswith("__"):
+        # GraphQL reserves names starting "__", and the generated ones (``<name>_filter``,
+        # ``<name>_func``) would start so: the name would break every /graphql schema.
+        raise InvalidPayloadError(
+            f'{what.capitalize()} name "{name}" is reserved: it must not be "_" or start '
+            'with "__"')
     return name
 
 

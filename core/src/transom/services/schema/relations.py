@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from ...errors import ForbiddenError, InvalidPayloadError
 from .common import _SchemaService, _Work, meta_tables
+from .events import schema_event
 from .payload import DESELECT_ACTIONS, ON_ACTIONS, RELATION_META_KEYS, check_name, constraint_name
 
 if TYPE_CHECKING:
@@ -137,6 +138,7 @@ class RelationsService(_SchemaService):
         return "m2m"
 
     # -- writes -------------------------------------------------------------------------
+    @schema_event("relations", "create")
     def create_one(self, payload: Any) -> tuple[str, str]:
         """Add the foreign key (where possible) and the ``directus_relations`` row."""
         self.require_admin()
@@ -191,6 +193,7 @@ class RelationsService(_SchemaService):
                                   self._alias_special(cname, row))
         return cname, fname
 
+    @schema_event("relations", "update")
     def update_one(self, collection: str, field_name: str, payload: Any) -> tuple[str, str]:
         """Update the meta row (creating it for a bare foreign key) and the FK's actions."""
         self.require_admin()
@@ -233,6 +236,7 @@ class RelationsService(_SchemaService):
                                   self._alias_special(collection, merged))
         return collection, field_name
 
+    @schema_event("relations", "delete")
     def delete_one(self, collection: str, field_name: str) -> None:
         """Drop the foreign key and the row; the o2m alias on the other side goes too."""
         self.require_admin()

@@ -12,7 +12,7 @@ from ..schema import (
     RelationsService,
     meta_tables,
 )
-from .diff import _only, _unwrap, apply_ops, deep_diff, diff
+from .diff import _only, _unwrap, apply_ops, check_entry, deep_diff, diff
 from .portable import _portable, _relation_fields, portable_default
 from .snapshot import _KINDS, STALE_MESSAGE, Portability, _apply_lock, current_hash, snapshot
 
@@ -45,13 +45,42 @@ def _validate_diff(payload: Any) -> tuple[str, dict[str, list[dict[str, Any]]]]:
                 raise InvalidPayloadError(
                     f'Every entry of "diff.{part}" needs {", ".join(keys)} and diff')
             ops = item.get("diff")
-            if not isinstance(ops, list) or not ops or not all(
-                    isinstance(o, dict) and o.get("kind") in _KINDS for o in ops):
+            name = ".".join(item[k] for k in keys)
+            if not isinstance(ops, list) or not ops or not all(_op_ok(o) for o in ops):
                 raise InvalidPayloadError(
-                    f'"diff" of {".".join(item[k] for k in keys)} must be a non-empty array '
+                    f'"diff" of {name} must be a non-empty array '
                     "of operations (kind N, D, E or A)")
+            for op in ops:
+                _check_whole(part, keys, name, op)
         out[part] = items
     return hash_, out
+
+
+def _op_ok(op: Any) -> bool:
+    """One operation's shape: a known kind, a path of names and indexes, an array item."""
+    if not isinstance(op, dict) or not isinstance(op.get("kind"), str) or \
+            op["kind"] not in _KINDS:
+        return False
+    path = op.get("path")
+    if path is not None and (not isinstance(path, list) or not all(
+            isinstance(p, str | int) and not isinstance(p, bool) for p in path)):
+        return False
+    if op["kind"] == "A":
+        return isinstance(op.get("index"), int) and _op_ok(op.get("item"))
+    return True
+
+
+def _check_whole(part: str, keys: tuple[str, ...], name: str, op: dict[str, Any]) -> None:
+    """A whole new object (``N`` at the root) must be a valid snapshot entry."""
+    if op.get("path") or op["kind"] != "N":
+        return
+    rhs = op.get("rhs")
+    if not isinstance(rhs, dict) or not all(
+            isinstance(rhs.get(k), str) and rhs[k] for k in keys):
+        raise InvalidPayloadError(
+            f'The new entry of {name} in "diff.{part}" must be an object with '
+            f'{", ".join(keys)}')
+    check_entry(part, rhs)
 
 
 def _whole(ops: list[dict[str, Any]]) -> str | None:

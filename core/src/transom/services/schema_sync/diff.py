@@ -127,7 +127,38 @@ def validate_snapshot(payload: Any, force: bool = False) -> dict[str, Any]:
             for key in keys:
                 if not isinstance(item.get(key), str) or not item[key]:
                     raise InvalidPayloadError(f'Every entry of "{part}" needs a "{key}"')
+            check_entry(part, item)
+    if not isinstance(snap.get("vendor"), str | None):
+        raise InvalidPayloadError('"vendor" of the snapshot must be a string')
     return snap
+
+
+#: Keys of a snapshot entry that must hold a string (or null) when given.
+_STRING_KEYS = ("type", "related_collection")
+#: Keys of a field's ``schema`` that must hold a number (or null) when given.
+_NUMBER_KEYS = ("max_length", "numeric_precision", "numeric_scale")
+
+
+def check_entry(part: str, item: dict[str, Any]) -> None:
+    """One entry's shape: what the diff and apply read must be of the type they expect."""
+    name = ".".join(str(item.get(k)) for k in ("collection", "field") if item.get(k))
+    for key in ("meta", "schema"):
+        if not isinstance(item.get(key), dict | None):
+            raise InvalidPayloadError(
+                f'"{key}" of {part} entry "{name}" must be an object or null')
+    for key in _STRING_KEYS:
+        if not isinstance(item.get(key), str | None):
+            raise InvalidPayloadError(f'"{key}" of {part} entry "{name}" must be a string')
+    schema = item.get("schema") or {}
+    if isinstance(schema.get("default_value"), dict | list):
+        raise InvalidPayloadError(
+            f'"schema.default_value" of {part} entry "{name}" must be a string, number, '
+            "boolean or null")
+    for key in _NUMBER_KEYS:
+        value = schema.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise InvalidPayloadError(
+                f'"schema.{key}" of {part} entry "{name}" must be an integer or null')
 
 
 def diff(cms: Transom, payload: Any, force: bool = False) -> dict[str, Any] | None:
