@@ -5,59 +5,30 @@ the shared one."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from transom.testing.live import wait_for
+from transom.testing.pg_cluster import PgCluster, make_folder, pg_bin
 
 pytestmark = pytest.mark.live
 
 SECRET_HINTS = ("127.0.0.1", "localhost", "password", "5432", "postgres@")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _as_cluster_user(*cmd: str) -> list[str]:
-    """PostgreSQL refuses to run as root: drop to ``nobody`` when we are root."""
-    return ["runuser", "-u", "nobody", "--", *cmd] if os.geteuid() == 0 else list(cmd)
-
-
 @pytest.fixture
-def throwaway_postgres() -> Iterator[tuple[str, Path]]:
-    """A private PostgreSQL cluster on a free port: ``(url, data directory)``; in a folder
-    of its own under the system temp dir (pytest's is private to root)."""
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
-    if not initdb or not pg_ctl:
+def throwaway_postgres() -> Iterator[PgCluster]:
+    """A private PostgreSQL cluster on a free port (never the shared server)."""
+    if pg_bin() is None:
         pytest.fail("initdb/pg_ctl are needed to start a throwaway PostgreSQL cluster")
-    root = Path(tempfile.mkdtemp(prefix="transom-status-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(root, "nobody")
-    data = root / "data"
-    subprocess.run(_as_cluster_user(initdb, "-D", str(data), "-A", "trust", "-U", "postgres"),
-                   check=True, capture_output=True)
-    port = _free_port()
-    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
-    # the server inherits pg_ctl's output: a log file, not a pipe we would wait on forever
-    subprocess.run(_as_cluster_user(pg_ctl, "-D", str(data), "-o", opts, "-l",
-                                    str(root / "pg.log"), "-w", "start"),
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   timeout=60)
+    root = make_folder()
+    cluster = PgCluster(root / "pg").init_primary().start()
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", data
+        yield cluster
     finally:
-        subprocess.run(_as_cluster_user(pg_ctl, "-D", str(data), "-m", "immediate", "-w",
-                                        "stop"), capture_output=True)
+        cluster.stop("immediate")
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -84,17 +55,15 @@ def test_status_is_public_and_healthy(live_server):
 
 
 def test_status_is_503_when_the_database_is_down(live_server, throwaway_postgres):
-    url, data = throwaway_postgres
-    server = live_server(database=url, env={"CACHE_ENABLED": "true", "CACHE_STORE": "memory"})
+    server = live_server(database=throwaway_postgres.url(),
+                         env={"CACHE_ENABLED": "true", "CACHE_STORE": "memory"})
     status, body = server.call("GET", "/status", token=None)
     assert status == 200, body
     assert body["database"] == {"dialect": "postgres", "state": "ok",
                                 "latency_ms": body["database"]["latency_ms"]}
     assert body["cache"]["driver"] == "memory" and body["cache"]["state"] == "ok"
     _assert_public(body)
-    subprocess.run(_as_cluster_user(shutil.which("pg_ctl") or "pg_ctl", "-D", str(data),
-                                    "-m", "immediate", "-w", "stop"),
-                   check=True, capture_output=True)
+    throwaway_postgres.stop("immediate")
     answers: list[tuple[int, object]] = []
 
     def down() -> bool:
