@@ -162,8 +162,8 @@ class ReplicaRouter:
     def start(self) -> None:
         """Check once now, then in a daemon thread every ``interval`` seconds."""
         self.check_all()
-        if self._thread is not None:
-            return
+        if self._thread is not None and self._thread.is_alive():
+            return  # (a thread object copied by fork from a parent is not alive here)
         self._thread = threading.Thread(target=self._watch, name="transom-replicas",
                                         daemon=True)
         self._thread.start()
