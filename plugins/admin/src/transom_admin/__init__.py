@@ -1,0 +1,3 @@
+"""Admin web app (Data Studio) for Transom editors and administrators."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""LDAP login for Transom."""
+
+from __future__ import annotations

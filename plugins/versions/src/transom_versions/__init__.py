@@ -1,0 +1,3 @@
+"""Content versions (save, compare, promote) for Transom."""
+
+from __future__ import annotations
