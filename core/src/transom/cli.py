@@ -143,7 +143,9 @@ class _Server:
             "workers": workers,
             "threads": threads,
             "worker_connections": max(1000, 2 * threads),
-            "worker_class": "gthread" if threads > 1 else "sync",
+            # gunicorn's workers, answering the requests they cannot parse in the JSON envelope
+            "worker_class": "transom.http.front_workers."
+                            + ("EnvelopeThreadWorker" if threads > 1 else "EnvelopeSyncWorker"),
             "accesslog": None,
             "errorlog": "-",
             "loglevel": "warning",

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, current_app, request
+from gunicorn.http.errors import ParseException as ServerParseError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
@@ -82,6 +83,8 @@ def to_transom_error(exc: BaseException) -> TransomError:
         return MethodNotAllowedError(request.method, list(exc.valid_methods or []), request.path)
     if isinstance(exc, RequestEntityTooLarge):
         return ContentTooLargeError()
+    if isinstance(exc, ServerParseError):  # the body the server was reading is malformed
+        return InvalidPayloadError(f"Malformed request body: {exc}"[:500])
     outage = outage_of(exc)
     if outage is not None:
         return outage
