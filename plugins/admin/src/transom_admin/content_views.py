@@ -1,0 +1,134 @@
+"""Content: the item list of a collection and the item form, all through ItemsService."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import redirect, request
+
+from transom.api import ExtensionContext, ForbiddenError, InvalidQueryError, TransomError
+
+from . import forms
+from .common import bp, context, errors_by_field, page, signed_in
+
+PAGE_SIZE = 25
+STRING_TYPES = {"string", "text", "uuid", "csv", "hash"}
+
+
+def _fields(ctx: ExtensionContext, collection: str) -> list[dict[str, Any]]:
+    """The caller's readable fields (a 403 for a collection it may not read; system
+    collections have their own pages)."""
+    if collection.startswith("directus_"):
+        raise ForbiddenError()
+    ctx.services.items(collection).meta({"meta": ["total_count"]})  # the read check
+    return ctx.services.fields().read_all(collection)
+
+
+def _columns(fields: list[dict[str, Any]], pk: str) -> list[str]:
+    """The chosen columns (``col``), else the first few; the key always comes first, since
+    its cell links to the item."""
+    stored = [f["field"] for f in fields if f.get("schema") is not None
+              and (f["field"] == pk or not (f.get("meta") or {}).get("hidden"))]
+    chosen = [c for c in request.args.getlist("col") if c in stored and c != pk]
+    return [pk, *(chosen or [c for c in stored if c != pk][:4])]
+
+
+@bp.get("/admin/content")
+@signed_in
+def content_home() -> Any:
+    return page("admin/content_home.html")
+
+
+@bp.get("/admin/content/<collection>")
+@signed_in
+def item_list(collection: str) -> Any:
+    ctx = context()
+    fields = _fields(ctx, collection)
+    coll = ctx.cms.schema.get(collection)
+    assert coll is not None and coll.primary_key is not None  # readable means it exists
+    names = {f["field"]: f for f in fields if f.get("schema") is not None}
+    columns = _columns(fields, coll.primary_key)
+    query: dict[str, Any] = {"fields": columns, "limit": PAGE_SIZE}
+    search = request.args.get("q", "").strip()
+    if search:
+        query["search"] = search
+    ff, fv = request.args.get("ff", ""), request.args.get("fv", "")
+    if ff and fv:
+        if ff not in names:
+            raise InvalidQueryError(f'Unknown field "{ff}" in filter')
+        op = "_contains" if names[ff]["type"] in STRING_TYPES else "_eq"
+        query["filter"] = {ff: {op: fv}}
+    sort = request.args.get("sort", "")
+    if sort:
+        if sort.lstrip("-") not in names:
+            raise InvalidQueryError(f'Unknown field "{sort.lstrip("-")}" in sort')
+        query["sort"] = [sort]
+    try:
+        number = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        raise InvalidQueryError('"page" must be a number') from None
+    query["page"] = number
+    items_svc = ctx.services.items(collection)
+    rows = items_svc.read_by_query(query)
+    total = items_svc.meta({**query, "meta": ["filter_count"]}).get("filter_count", len(rows))
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+
+    def link(**changes: Any) -> str:
+        args = {"q": search, "ff": ff, "fv": fv, "sort": sort, "page": number, **changes}
+        pairs = [(k, v) for k, v in args.items() if v not in ("", None, 1)]
+        pairs += [("col", c) for c in request.args.getlist("col") if c in names]
+        return f"/admin/content/{collection}?{urlencode(pairs)}"
+
+    return page("admin/item_list.html", collection=collection, columns=columns, rows=rows,
+                pk=coll.primary_key, fields=sorted(names), search=search, ff=ff, fv=fv,
+                sort=sort, number=number, pages=pages, total=total, link=link,
+                chosen=set(columns))
+
+
+def _form(ctx: ExtensionContext, collection: str, key: str | None) -> Any:
+    fields = _fields(ctx, collection)
+    ws = forms.widgets(ctx, collection, fields)
+    items = ctx.services.items(collection)
+    values: dict[str, Any] = items.read_one(key) if key is not None else {}
+    errors: dict[str, str] = {}
+    general: list[str] = []
+    if request.method == "POST":
+        try:
+            data = forms.parse(ws, request.form, creating=key is None)
+            if key is None:
+                key = items.create_one(data)
+            else:
+                items.update_one(key, data)
+        except TransomError as exc:
+            errors, general = errors_by_field(exc)
+        else:
+            return redirect(f"/admin/content/{collection}?saved={key}")
+    if errors or general:  # show what was typed, next to the messages
+        shown = {w.name: (request.form.get(w.name) == "on") if w.interface == "toggle"
+                 else request.form.get(w.name, "") for w in ws}
+    else:
+        shown = {w.name: forms.display(w, values.get(w.name)) for w in ws}
+    status = 400 if errors or general else 200
+    return page("admin/item_form.html", status, collection=collection, key=key, widgets=ws,
+                values=shown, errors=errors, general=general)
+
+
+@bp.route("/admin/content/<collection>/+", methods=["GET", "POST"])
+@signed_in
+def item_create(collection: str) -> Any:
+    return _form(context(), collection, None)
+
+
+@bp.route("/admin/content/<collection>/<key>", methods=["GET", "POST"])
+@signed_in
+def item_edit(collection: str, key: str) -> Any:
+    return _form(context(), collection, key)
+
+
+@bp.post("/admin/content/<collection>/<key>/delete")
+@signed_in
+def item_delete(collection: str, key: str) -> Any:
+    context().services.items(collection).delete_one(key)
+    return redirect(f"/admin/content/{collection}?deleted={key}")

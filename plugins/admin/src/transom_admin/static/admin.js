@@ -1,0 +1,57 @@
+/* Transom admin: forms marked data-api are sent as JSON to Transom's own REST API
+   (sign in with mode "session", sign out, password reset); data-confirm asks first. */
+(function () {
+  "use strict";
+  function messages(body) {
+    if (body && Array.isArray(body.errors)) {
+      return body.errors.map(function (e) { return e.message; });
+    }
+    return ["Something went wrong. Try again."];
+  }
+  function show(box, lines) {
+    box.textContent = "";
+    lines.forEach(function (line) {
+      var p = document.createElement("p");
+      p.textContent = line;
+      box.appendChild(p);
+    });
+    box.hidden = false;
+  }
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+      return;
+    }
+    if (!form.dataset.api) { return; }
+    event.preventDefault();
+    var body = form.dataset.extra ? JSON.parse(form.dataset.extra) : {};
+    new FormData(form).forEach(function (value, key) { body[key] = value; });
+    if (form.dataset.api === "/auth/logout") { body.mode = "session"; }
+    var box = form.querySelector("[data-errors]");
+    var button = form.querySelector("button[type=submit]");
+    if (button) { button.disabled = true; }
+    fetch(form.dataset.api, {
+      method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "Accept": "application/json"},
+      body: JSON.stringify(body)
+    }).then(function (resp) {
+      if (resp.ok) {
+        if (form.dataset.done) {
+          var done = form.querySelector("[data-done-message]");
+          if (done) { done.textContent = form.dataset.done; done.hidden = false; }
+          if (box) { box.hidden = true; }
+        }
+        if (form.dataset.next) { window.location.assign(form.dataset.next); }
+        return null;
+      }
+      return resp.json().catch(function () { return null; }).then(function (json) {
+        if (box) { show(box, messages(json)); box.focus(); }
+      });
+    }).catch(function () {
+      if (box) { show(box, ["The server could not be reached."]); }
+    }).finally(function () {
+      if (button) { button.disabled = false; }
+    });
+  });
+})();
