@@ -1,0 +1,99 @@
+"""``AUTH_<NAME>_*`` settings of OpenID Connect and OAuth2 providers (Directus 11 names)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from transom.api import Setting, StartupError
+
+PROVIDERS_SETTING = Setting(
+    "AUTH_PROVIDERS", None, "csv",
+    "Login providers besides the local one (their AUTH_<NAME>_* settings configure them).")
+
+DRIVERS = ("openid", "oauth2")
+TRUE = ("true", "1", "yes", "on")
+
+
+def provider_names(config: Any) -> list[str]:
+    """The names in ``AUTH_PROVIDERS`` (a list once declared, a string before)."""
+    raw = config.get("AUTH_PROVIDERS") or []
+    if isinstance(raw, str):
+        raw = raw.split(",")
+    return [str(n).strip() for n in raw if str(n).strip()]
+
+
+def option(config: Any, name: str, key: str, default: Any = None) -> Any:
+    """``AUTH_<NAME>_<KEY>``, or ``default`` when unset or empty."""
+    value = config.get(f"AUTH_{name.upper()}_{key}")
+    return default if value is None or value == "" else value
+
+
+def _csv(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    return tuple(str(i).strip() for i in items if str(i).strip())
+
+
+@dataclass(frozen=True)
+class OAuthSettings:
+    """One provider's client registration and claim names."""
+
+    name: str
+    driver: str
+    client_id: str
+    client_secret: str | None
+    issuer_url: str | None
+    authorize_url: str | None
+    access_url: str | None
+    profile_url: str | None
+    scope: str
+    identifier_key: str
+    email_key: str
+    first_name_key: str
+    last_name_key: str
+    allow_public_registration: bool
+    default_role_id: str | None
+    redirect_allow_list: tuple[str, ...]
+    sync_user_info: bool
+    mode: str
+    label: str | None
+    icon: str | None
+
+    @classmethod
+    def read(cls, config: Any, name: str) -> OAuthSettings:
+        def get(key: str, default: Any = None) -> Any:
+            value = option(config, name, key, default)
+            return str(value) if value is not None else None
+
+        def flag(key: str) -> bool:
+            return str(option(config, name, key, "false")).strip().lower() in TRUE
+
+        driver = str(get("DRIVER", "")).lower()
+        openid = driver == "openid"
+        required = ["CLIENT_ID"] + (["ISSUER_URL"] if openid else
+                                    ["AUTHORIZE_URL", "ACCESS_URL", "PROFILE_URL"])
+        missing = [k for k in required if not get(k)]
+        if missing:
+            raise StartupError(f"{driver} provider {name!r}: set " + ", ".join(
+                f"AUTH_{name.upper()}_{k}" for k in missing))
+        mode = str(get("MODE", "session")).lower()
+        if mode not in ("session", "cookie"):
+            raise StartupError(f"AUTH_{name.upper()}_MODE={mode!r}: choose session or cookie")
+        return cls(
+            name=name, driver=driver, client_id=get("CLIENT_ID"),
+            client_secret=get("CLIENT_SECRET"), issuer_url=get("ISSUER_URL"),
+            authorize_url=get("AUTHORIZE_URL"), access_url=get("ACCESS_URL"),
+            profile_url=get("PROFILE_URL"),
+            scope=get("SCOPE", "openid profile email" if openid else "email"),
+            identifier_key=get("IDENTIFIER_KEY", "sub" if openid else "email"),
+            email_key=get("EMAIL_KEY", "email"),
+            first_name_key=get("FIRST_NAME_KEY", "given_name"),
+            last_name_key=get("LAST_NAME_KEY", "family_name"),
+            allow_public_registration=flag("ALLOW_PUBLIC_REGISTRATION"),
+            default_role_id=get("DEFAULT_ROLE_ID"),
+            redirect_allow_list=_csv(option(config, name, "REDIRECT_ALLOW_LIST")),
+            sync_user_info=flag("SYNC_USER_INFO"), mode=mode,
+            label=get("LABEL"), icon=get("ICON"),
+        )
