@@ -1,3 +1,93 @@
-"""Flows and operations (Directus-compatible automation) for Transom."""
+"""Flows and operations (Directus-compatible automation) for Transom.
+
+``directus_flows`` and ``directus_operations`` (stored and served by the kernel) come alive:
+event flows (filter and action, on ``items.create|update|delete``), webhook and manual flows
+(``/flows/trigger/:id``), schedule flows (cron, once per deployment) and flows called by
+other flows, running the built-in operations over the data chain. See docs/flows.md.
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+from transom.api import Filter, Listener, Setting, hookimpl
+
+from .engine import Engine, Run
+from .routes import bp
+from .state import EXTENSION_KEY, FlowsState, get_state
+from .store import Flow, FlowStore, Operation
+from .triggers import SCOPES, on_action, on_filter
+from .validation import check_flow, check_operation
+
+__all__ = ["EXTENSION_KEY", "Engine", "Flow", "FlowStore", "FlowsState", "Operation", "Run",
+           "get_state"]
+
+SETTINGS = (
+    Setting("FLOWS_ENV_ALLOW_LIST", [], "csv",
+            "Environment variables flows may read as $env (none by default)."),
+    Setting("FLOWS_EXEC_ALLOWED", False, "bool",
+            "Allow script (exec) operations; Transom has no safe sandbox and still refuses "
+            "them with a clear error."),
+    Setting("FLOWS_REQUEST_TIMEOUT", 10.0, "float",
+            "Seconds a request operation waits for its answer."),
+    Setting("FLOWS_SLEEP_MAX_MS", 60_000, "int", "Longest sleep operation, in milliseconds."),
+    Setting("FLOWS_MAX_DEPTH", 10, "int", "How deep flows may trigger one another."),
+)
+
+
+@hookimpl
+def register_settings() -> Any:
+    return list(SETTINGS)
+
+
+@hookimpl
+def register_filters(cms: Any) -> Any:
+    def flow_filter(payload: Any, meta: dict[str, Any], context: Any) -> Any:
+        return on_filter(get_state(cms).engine, payload, meta, context)
+
+    return [
+        *(Filter(scope, flow_filter) for scope in SCOPES),
+        Filter("flows.create", check_flow), Filter("flows.update", check_flow),
+        Filter("operations.create", check_operation),
+        Filter("operations.update", check_operation),
+    ]
+
+
+@hookimpl
+def register_listeners(cms: Any) -> Any:
+    def flow_listener(meta: dict[str, Any], context: Any) -> None:
+        on_action(get_state(cms).engine, meta, context)
+
+    return [Listener(scope, flow_listener) for scope in SCOPES]
+
+
+@hookimpl
+def register_blueprints(cms: Any) -> Any:
+    return bp
+
+
+@hookimpl
+def init_app(cms: Any, app: Any) -> None:
+    get_state(cms)
+
+
+def scheduler_enabled(config: Any) -> bool:
+    """The kernel's rule for cron jobs: ``SCHEDULER``, else on unless ``TESTING``."""
+    explicit = config.get("SCHEDULER")
+    if explicit is not None:
+        return bool(explicit)
+    return not config.get("TESTING")
+
+
+@hookimpl
+def startup(cms: Any) -> None:
+    if scheduler_enabled(cms.config):
+        get_state(cms).scheduler.start()
+
+
+@hookimpl
+def shutdown(cms: Any) -> None:
+    state = cms.state(EXTENSION_KEY)
+    if state is not None:
+        state.scheduler.stop()
+        state.join_background(10.0)
