@@ -1,12 +1,11 @@
 """Storage outages against the real server (gunicorn, 2 workers): a full disk,
-a locked SQLite file and a stopped PostgreSQL answer 503 ``SERVICE_UNAVAILABLE`` envelopes
-with ``Retry-After``; once the fault clears every request succeeds within a second, and no
-worker died on the way.
+a locked SQLite file, a read-only SQLite file and a stopped PostgreSQL answer 503
+``SERVICE_UNAVAILABLE`` envelopes with ``Retry-After``; once the fault clears every request
+succeeds within a second, and no worker died on the way.
 
-The faults are real: a small tmpfs of our own (remounted read-only, or filled up; needs
-root, as CI runs) and a throw-away PostgreSQL cluster (never the shared one on 5432).
-A read-only file is not tested here: root ignores file modes and Linux refuses to remount
-a file system read-only while the server holds the database open for writing."""
+The faults are real: a small tmpfs of our own (filled up; needs root, as CI runs), files
+made immutable with ``chattr +i`` (see :func:`test_read_only_sqlite_file`) and a throw-away
+PostgreSQL cluster (never the shared one on 5432)."""
 
 from __future__ import annotations
 
@@ -130,6 +129,54 @@ def test_locked_sqlite_file(live_server: Any, tmp_path: Path) -> None:
         holder.execute("ROLLBACK")
         holder.close()
     _recovered(server, name, pids)
+
+
+def _chattr(flag: str, paths: list[Path]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["chattr", flag, *map(str, paths)], capture_output=True, text=True)
+
+
+def test_read_only_sqlite_file(live_server: Any, tmp_path: Path) -> None:
+    """The database file and its write-ahead log become read-only under a running server:
+    writes answer 503 with Retry-After, reads go on, no worker dies, and writes work again
+    by themselves once the files are writable.
+
+    How the files are made read-only, as found on this machine (tests run as root, on
+    ext4): ``chmod 0444`` does nothing here, and not only because root ignores modes: a
+    server run as ``nobody`` (``setpriv --reuid=65534``) keeps writing through the
+    descriptors it opened before the chmod, which is how every Unix program behaves, so
+    there is no outage to observe. A read-only remount is refused while the server holds
+    the file open for writing. ``chattr +i`` (immutable) binds root too and refuses writes
+    even through open descriptors (EPERM): that is the fault used. It is applied to the
+    database and its ``-wal`` (the files holding data), not to the ``-shm`` file: SQLite
+    maps that one into memory in every process, and a write into a mapped page of an
+    immutable file is a SIGBUS that no program can survive (the sqlite3 CLI dies alike);
+    WAL mode needs a writable ``-shm``."""
+    path = tmp_path / "readonly.db"
+    server = live_server(database=f"sqlite:///{path}")
+    name = create_collection(server)
+    server.ok("POST", f"/items/{name}", {"title": "before"})
+    pids = server.worker_pids()
+    files = [path, Path(f"{path}-wal")]
+    assert all(f.exists() for f in files), "the server should hold the database in WAL mode"
+    done = _chattr("+i", files)
+    if done.returncode != 0:
+        _unavailable(f"cannot make files immutable here: {done.stderr.strip()}")
+    try:
+        for i in range(6):
+            status, body, headers = _call_with_headers(server, "POST", f"/items/{name}",
+                                                       {"title": f"blocked {i}"})
+            _assert_outage(status, body)
+            assert int(headers["Retry-After"]) > 0
+            status, body = server.call("GET", f"/items/{name}?fields=title")
+            assert status == 200 and [r["title"] for r in body["data"]] == ["before"], body
+        status, body, _ = _call_with_headers(server, "PATCH", f"/items/{name}/1",
+                                             {"title": "changed"})
+        _assert_outage(status, body)
+    finally:
+        _chattr("-i", files)
+    _recovered(server, name, pids)
+    titles = [r["title"] for r in server.ok("GET", f"/items/{name}?fields=title&limit=-1")]
+    assert titles[0] == "before" and not any(t.startswith("blocked") for t in titles)
 
 
 @pytest.fixture

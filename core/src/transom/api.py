@@ -67,6 +67,7 @@ from .accountability import SYSTEM_ADMIN, Accountability
 from .auth.passwords import hash_password, verify_password
 from .auth.providers import DEFAULT_PROVIDER, AuthProvider, find_user
 from .auth.tokens import extract_token, looks_like_jwt
+from .compiler.validation import validate_payload
 from .config import Setting
 from .dialects import Dialect
 from .errors import (
@@ -98,12 +99,14 @@ from .http.errors import render_error
 from .http.pipeline import RequestStep
 from .http.responses import dumps, json_response, no_content, request_json
 from .kernel import Transom
+from .locks import claim
 from .mail import EmailMessage
 from .messenger import Transport
 from .permissions.rules import Rule
 from .plugins import flatten
 from .query import Query, has_dynamic_variables, parse_query_dict
 from .query.model import limit_settings
+from .ratelimit import connect_redis, limiter_key_prefix, limiter_redis_url, safe_url
 from .schema.model import Collection, Field, SchemaSnapshot
 from .schema.raw import RawSchema
 from .schema.types import FieldType, field_type, field_types
@@ -197,6 +200,7 @@ __all__ = [
     "parse_query_dict",
     "has_dynamic_variables",
     "hash_password",
+    "validate_payload",
     "verify_password",
     "extract_token",
     "looks_like_jwt",
@@ -204,6 +208,13 @@ __all__ = [
     "DEFAULT_PROVIDER",
     "system_metadata",
     "flatten",
+    # once per deployment: claim a run (a cron tick) for every worker and instance
+    "claim",
+    # the limiters' shared store (RATE_LIMITER_STORE=redis), for counters of other plugins
+    "limiter_redis_url",
+    "limiter_key_prefix",
+    "connect_redis",
+    "safe_url",
 ]
 
 #: The logger extension code writes to (a child per extension: ``logger.getChild(name)``).

@@ -112,6 +112,34 @@ def safe_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
+#: Where the limiters' Redis is when no URL is set (as ``default_plugins.rate_limit``).
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def limiter_redis_url(config: Any) -> str | None:
+    """The Redis URL every limiter shares when ``RATE_LIMITER_STORE=redis``, else None:
+    ``RATE_LIMITER_REDIS``, then ``REDIS``, then a local Redis."""
+    if config.get("RATE_LIMITER_STORE") != "redis":
+        return None
+    return str(config.get("RATE_LIMITER_REDIS") or config.get("REDIS") or DEFAULT_REDIS_URL)
+
+
+def limiter_key_prefix(config: Any) -> str:
+    """The namespace of every limiter key in Redis (``RATE_LIMITER_KEY_PREFIX``)."""
+    return str(config.get("RATE_LIMITER_KEY_PREFIX") or "transom:rl:")
+
+
+def connect_redis(url: str, timeout: float = 0.5) -> Any:
+    """A Redis client with short timeouts: a limiter waits at most ``timeout`` for Redis."""
+    try:
+        import redis  # lazy: the optional redis client (transom[redis])
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise StartupError(
+            "RATE_LIMITER_STORE=redis needs the redis package: pip install 'transom[redis]'."
+        ) from exc
+    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+
+
 class RedisStore:
     """Windows kept in Redis under ``prefix`` so every instance counts against one budget.
 
@@ -124,15 +152,7 @@ class RedisStore:
                  timeout: float = 0.5, retry_after: float = 5.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if client is None:
-            try:
-                import redis  # lazy: the optional redis client (transom[redis])
-            except ImportError as exc:  # pragma: no cover - depends on the install
-                raise StartupError(
-                    "RATE_LIMITER_STORE=redis needs the redis package: "
-                    "pip install 'transom[redis]'."
-                ) from exc
-            client = redis.Redis.from_url(url, socket_timeout=timeout,
-                                          socket_connect_timeout=timeout)
+            client = connect_redis(url, timeout)
         self.url = url
         self.prefix = prefix
         self.client = client

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import os
 import re
 import sqlite3
 from collections.abc import Collection, Iterator
@@ -196,6 +197,8 @@ class SQLiteDialect(Dialect):
         engine.dialect.colspecs = {**engine.dialect.colspecs, sa.DateTime: DateTimeText}
         install_transactions(engine)
         sa.event.listen(engine, "handle_error", _drop_stale_connections)
+        if url.database and not self._is_memory(url) and not url.query.get("uri"):
+            replace_read_only_connections(engine, str(Path(url.database).expanduser()))
         return engine
 
     def session_statements(self) -> list[str]:
@@ -385,6 +388,29 @@ def _drop_stale_connections(context: Any) -> None:
     text = str(context.original_exception).lower()
     if any(marker in text for marker in _REOPEN_MARKERS):
         context.is_disconnect = True
+
+
+def _writable(path: str) -> bool:
+    """Whether this process may write the database file and its WAL (modes, ownership and
+    the immutable flag all count, for root too)."""
+    wal = f"{path}-wal"
+    return os.access(path, os.W_OK) and (not os.path.exists(wal) or os.access(wal, os.W_OK))
+
+
+def replace_read_only_connections(engine: Engine, path: str) -> None:
+    """SQLite opens a file it may not write read-only, and that connection stays read-only:
+    note such connections when they open, and replace them at checkout once the file is
+    writable again, so no write fails after the fault has cleared (the pool would otherwise
+    hand out each of them once more, to fail)."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _note_read_only(_dbapi_connection: Any, record: Any) -> None:
+        record.info["transom_read_only"] = not _writable(path)
+
+    @sa.event.listens_for(engine, "checkout")
+    def _reopen_if_writable(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if record.info.get("transom_read_only") and _writable(path):
+            raise sa.exc.DisconnectionError("the SQLite file is writable again: reconnect")
 
 
 def install_transactions(engine: Engine) -> None:

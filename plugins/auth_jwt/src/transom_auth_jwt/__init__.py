@@ -11,10 +11,12 @@ from typing import Any
 
 from flask import g
 
-from transom.api import hookimpl
+from transom.api import client_ip, hookimpl
 
-from . import jwt_tokens
+from . import jwt_tokens, onboarding, shares
+from .limits import extend_schema, register_migrations  # noqa: F401 - hooks of the counters
 from .local import LocalProvider
+from .onboarding_routes import bp as onboarding_bp
 from .resolve import CLAIMS_KEY, CLEAR_SESSION_FLAG, accountability_for_request, request_claims
 from .routes import bp
 from .service import InvalidProviderError
@@ -26,12 +28,12 @@ __all__ = ["CLAIMS_KEY", "InvalidProviderError", "LocalProvider", "get_state", "
 
 @hookimpl
 def register_settings() -> Any:
-    return list(SETTINGS)
+    return [*SETTINGS, *onboarding.SETTINGS]
 
 
 @hookimpl
 def register_blueprints(cms: Any) -> Any:
-    return bp
+    return [bp, onboarding_bp]
 
 
 @hookimpl
@@ -55,4 +57,8 @@ def init_app(cms: Any, app: Any) -> None:
 @hookimpl(tryfirst=True)
 def accountability_from_request(cms: Any, request: Any) -> Any:
     # Before core's static tokens (trylast): JWTs are recognised here, the rest passes on.
-    return accountability_for_request(cms, request)
+    acc = accountability_for_request(cms, request)
+    claims = request_claims(request) if acc is None else None
+    if claims is not None:  # a verified Directus JWT with no user: a share's
+        return shares.accountability_for_claims(cms, get_state(cms), claims, client_ip())
+    return acc

@@ -35,11 +35,12 @@ from transom.api import (
     UserSuspendedError,
     find_user,
     hash_password,
+    system_metadata,
 )
 
 from . import jwt_tokens
 from .state import AuthState
-from .totp import verify_code
+from .tfa import verify_code
 
 log = logging.getLogger("transom.auth")
 
@@ -171,20 +172,16 @@ def authenticate(
         if user.get("provider") != provider.name:
             raise InvalidProviderError()
         limit = login_attempt_limit(cms, state)
-        if limit is not None and state.attempts.get(user["id"]) >= limit:
+        # counted before the check (shared by every worker): one number per attempt
+        if limit is not None and state.attempts.consume(user["id"]) > limit:
             suspend_user(cms, state, user["id"])
             state.attempts.reset(user["id"])  # a re-activated user starts afresh
             _refuse_inactive(cms, provider, {**user, "status": "suspended"}, payload)
-        try:
-            provider.verify(cms, user, payload)
-            if user.get("tfa_secret"):
-                otp = payload.get("otp")
-                if not isinstance(otp, str) or not verify_code(user["tfa_secret"], otp):
-                    raise InvalidOtpError()
-        except TransomError:
-            if limit is not None:
-                state.attempts.fail(user["id"])
-            raise
+        provider.verify(cms, user, payload)
+        if user.get("tfa_secret"):
+            otp = payload.get("otp")
+            if not verify_code(user["tfa_secret"], otp):
+                raise InvalidOtpError()
     except TransomError:
         emit("fail")
         raise
@@ -257,19 +254,27 @@ def rotate_session(cms: Any, state: AuthState, token: str, mode: str,
         # A locking read: under MySQL's repeatable read a plain one could miss the claim
         # another transaction committed while this one waited.
         row = conn.execute(
-            sa.select(s.c.user, s.c.expires, s.c.next_token)
+            sa.select(s.c.user, s.c.expires, s.c.next_token, s.c.share)
             .where(s.c.token == token).with_for_update()
         ).first()
         expires = as_utc(row.expires) if row is not None else None
-        if row is None or row.user is None or expires is None or expires < now \
-                or not row.next_token:
+        if row is None or expires is None or expires < now or not row.next_token:
             raise InvalidCredentialsError()
+        successor = str(row.next_token)
+        if row.user is None:  # a share's session (or nobody's)
+            if row.share is None:
+                raise InvalidCredentialsError()
+            share = _rotate_share(conn, state, token, row, won, expires, mode, caller)
+            claims = share_claims(share)
+            if mode == "session":
+                claims["session"] = successor
+            ttl = _access_ttl(state, mode)
+            return Issued(jwt_tokens.sign(claims, state.secret, ttl), successor, ttl)
         user_id = str(row.user)
         user = conn.execute(sa.select(u.c.role, u.c.status).where(u.c.id == user_id)).first()
         if user is None:
             raise InvalidCredentialsError()
         role = str(user.role) if user.role is not None else None
-        successor = str(row.next_token)
         if user.status != "active":
             # Committed before raising: an inactive user's session ends here.
             conn.execute(s.delete().where(s.c.token == token))
@@ -292,6 +297,37 @@ def rotate_session(cms: Any, state: AuthState, token: str, mode: str,
                            successor if mode == "session" else None, "refresh")
     ttl = _access_ttl(state, mode)
     return Issued(jwt_tokens.sign(claims, state.secret, ttl), successor, ttl)
+
+
+def share_claims(share: Any) -> dict[str, Any]:
+    """Directus's claims of a share token (a ``directus_shares`` row): no user ``id``."""
+    return {"share": str(share.id),
+            "share_scope": {"collection": share.collection, "item": share.item},
+            "role": str(share.role) if share.role is not None else None,
+            "app_access": False, "admin_access": False}
+
+
+def _rotate_share(conn: sa.Connection, state: AuthState, token: str, row: Any, won: bool,
+                  expires: dt.datetime, mode: str, caller: Caller) -> Any:
+    """The share of a share session being refreshed (its successor row made by the winner);
+    a share deleted or past its window ends the session."""
+    shares = system_metadata().tables["directus_shares"]
+    s, now = state.sessions, utcnow()
+    share = conn.execute(sa.select(shares).where(shares.c.id == str(row.share))).first()
+    start = as_utc(share.date_start) if share is not None else None
+    end = as_utc(share.date_end) if share is not None else None
+    if share is None or (start is not None and start > now) or (end is not None and end < now):
+        raise InvalidCredentialsError()
+    if won:
+        grace = dt.timedelta(milliseconds=state.settings.grace_ms)
+        conn.execute(s.update().where(s.c.token == token)
+                     .values(expires=min(expires, now + grace)))
+        conn.execute(s.insert().values(
+            token=str(row.next_token), user=None, share=str(row.share),
+            expires=now + dt.timedelta(milliseconds=_session_ttl(state, mode)),
+            ip=_clip(caller.ip, 255), user_agent=caller.user_agent,
+            origin=_clip(caller.origin, 255)))
+    return share
 
 
 def end_session(cms: Any, state: AuthState, token: str) -> None:

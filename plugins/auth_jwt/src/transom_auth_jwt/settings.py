@@ -33,7 +33,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AUTH_LOGIN_IP_ATTEMPTS", 50, "int",
             "Failed logins per client IP within AUTH_LOGIN_IP_WINDOW before 429; 0: no limit."),
     Setting("AUTH_LOGIN_IP_WINDOW", "15m", "duration",
-            "Sliding window of AUTH_LOGIN_IP_ATTEMPTS (counted in memory, per process)."),
+            "Sliding window of AUTH_LOGIN_IP_ATTEMPTS (in Redis with "
+            "RATE_LIMITER_STORE=redis, else per process)."),
     Setting("PASSWORD_RESET_URL_ALLOW_LIST", "", "csv",
             "URLs a password-reset request may send its link to."),
     Setting("PASSWORD_RESET_TOKEN_TTL", "1d", "duration", "Lifetime of password-reset links."),

@@ -3,20 +3,40 @@
 Built once when the app starts: settings parsed, the signing secret chosen, providers
 collected, counters created. Nothing here is module-global, so two apps in one process (as in
 the tests) never share secrets, counters or providers.
+
+The failed-login counters are shared by every worker and instance (see :mod:`.limits`):
+with ``RATE_LIMITER_STORE=redis`` both live in Redis (the limiter's URL and key prefix);
+otherwise the per-account count lives in the database and the per-IP window per process.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
-from transom.api import AuthProvider, StartupError, flatten, system_metadata
+from transom.api import (
+    AuthProvider,
+    StartupError,
+    connect_redis,
+    flatten,
+    limiter_key_prefix,
+    limiter_redis_url,
+    system_metadata,
+)
 
-from .limits import AttemptCounter, FailureWindow
+from .limits import (
+    Attempts,
+    DatabaseAttempts,
+    FailureWindow,
+    RedisAttempts,
+    RedisFailureWindow,
+    RedisGuard,
+    Window,
+)
 from .settings import AuthSettings
 
 log = logging.getLogger("transom.auth")
@@ -33,8 +53,24 @@ class AuthState:
     providers: dict[str, AuthProvider]
     users: sa.Table
     sessions: sa.Table
-    ip_failures: FailureWindow
-    attempts: AttemptCounter = field(default_factory=AttemptCounter)
+    ip_failures: Window
+    attempts: Attempts
+
+
+def build_counters(cms: Any, settings: AuthSettings) -> tuple[Window, Attempts]:
+    """The per-IP window and the per-account counter the settings ask for."""
+    local = FailureWindow(settings.ip_attempts, settings.ip_window_ms)
+    in_db = DatabaseAttempts(cms)
+    url = limiter_redis_url(cms.config)
+    if url is None:
+        return local, in_db
+    # 2 s, not the limiter's 0.5 s: a login already stalls, and a busy Redis must not turn
+    # shared counts into per-process ones; a real outage costs one timeout per 5 s.
+    client = connect_redis(url, timeout=2.0)
+    prefix = limiter_key_prefix(cms.config)
+    guard = RedisGuard(url)
+    return (RedisFailureWindow(client, prefix, guard, local),
+            RedisAttempts(client, prefix, guard, in_db))
 
 
 def build_state(cms: Any) -> AuthState:
@@ -61,13 +97,15 @@ def build_state(cms: Any) -> AuthState:
                                f"{type(other).__name__} and {type(provider).__name__}.")
         providers[provider.name] = provider
     md = system_metadata()
+    ip_failures, attempts = build_counters(cms, settings)
     return AuthState(
         settings=settings,
         secret=str(secret),
         providers=providers,
         users=md.tables["directus_users"],
         sessions=md.tables["directus_sessions"],
-        ip_failures=FailureWindow(settings.ip_attempts, settings.ip_window_ms),
+        ip_failures=ip_failures,
+        attempts=attempts,
     )
 
 
