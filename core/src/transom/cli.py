@@ -1,422 +1,152 @@
-"""The ``transom`` command: start, bootstrap, plugins, schema; plugins add more."""
+"""The ``transom`` command: a light root group whose commands load when they run.
+
+``transom --help`` must answer at once, so this module imports only click and the
+standard library: each built-in command lives in ``cli_admin`` and is imported (with
+Flask, SQLAlchemy and the plugins) only when it is invoked, through :data:`COMMANDS`
+(name -> attribute, short help). ``importlib.import_module`` is used for that on purpose:
+a top-level import of ``cli_admin`` would load the whole application for ``--help``.
+
+Plugin commands (the ``register_commands`` hook) are found by loading the plugins, which
+costs seconds; so their names and short help are cached in a small JSON file (under
+``$XDG_CACHE_HOME/transom``, keyed by the installed distributions, the plugin settings and
+the ``.env`` file). ``--help`` reads that cache; a name that is neither built in nor
+registered by hand loads the plugins (and refreshes the cache) before click says it is
+unknown.
+"""
 
 from __future__ import annotations
 
-import atexit
-import errno
+import hashlib
 import json
 import os
-import secrets
-import shutil
-import socket
 import sys
-import tempfile
-from typing import Any
+from importlib import import_module
+from pathlib import Path
 
 import click
-import pluggy
-import yaml
-from sqlalchemy.exc import DBAPIError
 
-from .app import create_app
-from .cli_admin import add_admin_commands
-from .config import Config
-from .errors import StartupError, TransomError
-from .logs import set_log_stream
-from .plugins import make_plugin_manager
-from .services.schema_sync import apply, plan, snapshot
-from .system.bootstrap import bootstrap as run_bootstrap
+#: the module holding the built-in commands (see the module docstring for why by name)
+COMMANDS_MODULE = "transom.cli_admin"
 
+#: built-in command -> (attribute of COMMANDS_MODULE, short help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "bootstrap": ("bootstrap", "Create or migrate the system tables and the first admin."),
+    "count": ("count", "Print the number of items of a collection."),
+    "database": ("database", "Install or migrate the system tables."),
+    "import": ("import_cmd", "Import a CSV or JSON file into a collection."),
+    "init": ("init", "Ask Directus's set-up questions, write .env, install."),
+    "plugins": ("plugins_cmd", "List the loaded plugins with their versions and hooks."),
+    "roles": ("roles", "Create roles."),
+    "schema": ("schema", "Work with the database schema."),
+    "settings": ("settings_cmd", "List every declared setting, its value and meaning."),
+    "start": ("start", "Bootstrap on first start, then serve with the production server."),
+    "users": ("users", "Create users and change passwords."),
+}
 
-def _make_app(serving: bool = False, **overrides: Any) -> Any:
-    """The app of a command; only a serving worker runs scheduled jobs (a command's own
-    process, and the master of ``start`` while it bootstraps, must not)."""
-    if not serving:
-        overrides.setdefault("SCHEDULER", "false")
-    try:
-        return create_app(overrides or None)
-    except StartupError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except DBAPIError as exc:
-        raise click.ClickException(_database_problem(exc)) from None
+_PLUGIN_SETTINGS = ("TRANSOM_PLUGINS", "TRANSOM_DISABLE_PLUGINS", "EXTENSIONS_PATH")
 
 
-def _database_problem(exc: DBAPIError) -> str:
-    """One line saying why the database refused us and which setting fixes it."""
-    text = str(exc.orig if exc.orig is not None else exc).strip()
-    low = text.lower()
-    if "role" in low and "does not exist" in low:
-        return "the database user does not exist. Check DB_USER (or the user in DB_URL)."
-    if "password" in low or "access denied" in low or "authentication" in low:
-        return ("cannot connect to the database: the user name or password was refused. "
-                "Check DB_USER and DB_PASSWORD (or the credentials in DB_URL).")
-    if any(m in low for m in ("connection refused", "could not connect", "can't connect",
-                              "could not translate host", "name or service not known",
-                              "timeout expired", "connection failed")):
-        return ("cannot reach the database server. Check DB_HOST and DB_PORT (or DB_URL) "
-                "and that the server is running.")
-    if "does not exist" in low or "unknown database" in low:
-        return "the database does not exist. Create it, or fix DB_DATABASE (or DB_URL)."
-    if "unable to open database file" in low or "readonly" in low:
-        return ("cannot open the SQLite file. Check DB_FILENAME and that its folder exists "
-                "and is writable.")
-    first = text.splitlines()[0] if text else exc.__class__.__name__
-    return f"cannot use the database: {first}. Check the DB_* settings (or DB_URL)."
+def _env_file() -> str:
+    return os.environ.get("CONFIG_ENV_FILE", ".env")
 
 
-def _positive(name: str, value: Any) -> int:
-    """A count setting (WORKERS, THREADS, PORT) as a positive integer, or a clear error."""
-    try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
-        number = 0
-    if number < 1:
-        raise click.ClickException(f"{name} must be a positive integer, not {value!r}.")
-    return number
-
-
-def _check_port_free(host: str, port: int) -> None:
-    """Fail with one clear line when the address is taken, before anything is claimed."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+def _cache_file() -> Path:
+    """Where the plugin commands of this installation and configuration are cached."""
+    parts: list[str] = [sys.prefix, os.getcwd()]
+    for entry in sys.path:  # installing or removing a distribution touches its folder
         try:
-            probe.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise click.ClickException(
-                    f"port {port} on {host} is already in use: stop the other server or "
-                    "choose another PORT.") from None
-            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}. "
-                                       "Check HOST and PORT.") from None
-
-
-def _announce(summary: str) -> Any:
-    """gunicorn ``when_ready``: the address is printed once it is really listened on."""
-    def when_ready(server: Any) -> None:
-        for listener in server.LISTENERS:
-            click.echo(f"Transom is running at {listener} ({summary})")
-        sys.stdout.flush()
-    return when_ready
-
-
-def _bootstrap(app: Any) -> dict[str, Any]:
+            parts.append(f"{entry}:{os.stat(entry).st_mtime_ns}")
+        except OSError:
+            continue
+    parts += [f"{k}={os.environ.get(k, '')}" for k in _PLUGIN_SETTINGS]
     try:
-        return run_bootstrap(app.extensions["transom"])
-    except DBAPIError as exc:
-        raise click.ClickException(_database_problem(exc)) from None
+        parts.append(Path(_env_file()).read_text(encoding="utf-8"))
+    except OSError:
+        parts.append("-")
+    key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "transom" / f"commands-{key}.json"
 
 
-def _print_bootstrap(result: dict[str, Any]) -> None:
-    for version in result.get("migrations", []):
-        click.echo(f"applied migration {version}")
-    admin = result.get("admin")
-    if admin:
-        click.echo(f"created admin user {admin['email']}")
-        if admin.get("generated_password"):
-            click.echo(f"  password: {admin['generated_password']}  (generated: keep it safe)")
+def _read_cache() -> dict[str, str] | None:
+    try:
+        data = json.loads(_cache_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
-def _mark_worker_dead(server: Any, worker: Any) -> None:
-    """gunicorn ``child_exit``: drop a dead worker's live gauges from the metrics folder."""
-    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if folder:
-        try:  # lazy: prometheus_client is optional (the metrics plugin brings it)
-            from prometheus_client import multiprocess
-        except ImportError:
+def _write_cache(commands: dict[str, str]) -> None:
+    path = _cache_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(commands), encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only home: --help then loads the plugins each time
+
+
+class TransomGroup(click.Group):
+    """A group that imports built-in commands on use and plugin commands on demand."""
+
+    plugins_loaded = False
+
+    def _load_plugins(self) -> None:
+        """Run ``register_commands`` once; cache the names and help it added."""
+        if self.plugins_loaded:
             return
-        multiprocess.mark_process_dead(worker.pid, folder)
+        self.plugins_loaded = True
+        before = set(self.commands)
+        module = import_module(COMMANDS_MODULE)
+        module.add_plugin_commands(self)
+        _write_cache({name: cmd.get_short_help_str(80) for name, cmd in self.commands.items()
+                      if name not in before and name not in COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        if cmd_name in COMMANDS:
+            command = getattr(import_module(COMMANDS_MODULE), COMMANDS[cmd_name][0])
+            self.add_command(command, cmd_name)
+            return command
+        self._load_plugins()
+        return self.commands.get(cmd_name)
+
+    def _plugin_help(self) -> dict[str, str]:
+        cached = _read_cache()
+        if cached is None:
+            self._load_plugins()
+            cached = _read_cache() or {}
+        return cached
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(COMMANDS) | set(self._plugin_help()))
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from :data:`COMMANDS` and the cache, importing nothing."""
+        helps = {name: text for name, (_attr, text) in COMMANDS.items()}
+        helps.update(self._plugin_help())
+        for name, cmd in self.commands.items():
+            if not cmd.hidden:
+                helps[name] = cmd.get_short_help_str(formatter.width - 6 - len(name))
+        if helps:
+            with formatter.section("Commands"):
+                formatter.write_dl(sorted(helps.items()))
 
 
-class _Server:
-    """Gunicorn, started in-process; each worker builds its own app (own engine and pool)."""
-
-    def __init__(self, host: str, port: int, workers: int, threads: int,
-                 sockets: int = 0) -> None:
-        summary = f"{workers} workers x {threads} threads"
-        # a WebSocket holds one gthread thread while open (``sockets``: the most a worker
-        # accepts): reserve them on top of the request threads, so HTTP is never starved
-        if sockets:
-            threads += sockets
-        self.options = {
-            "bind": f"{host}:{port}",
-            "workers": workers,
-            "threads": threads,
-            "worker_connections": max(1000, 2 * threads),
-            # gunicorn's workers, answering the requests they cannot parse in the JSON envelope
-            "worker_class": "transom.http.front_workers."
-                            + ("EnvelopeThreadWorker" if threads > 1 else "EnvelopeSyncWorker"),
-            "accesslog": None,
-            "errorlog": "-",
-            "loglevel": "warning",
-            "timeout": 60,
-            "preload_app": False,
-            "child_exit": _mark_worker_dead,
-            "when_ready": _announce(summary),
-            # gunicorn's own limits answer in HTML: raise them far above MAX_URL_LENGTH and
-            # MAX_HEADERS_SIZE, which the app enforces with the JSON envelope
-            "limit_request_line": 0,
-            "limit_request_field_size": 65536,
-            "limit_request_fields": 1000,
-        }
-
-    def run(self) -> None:
-        # lazy: only `start` serves; other commands need not load the server
-        from gunicorn.app.base import BaseApplication
-
-        options = self.options
-
-        class App(BaseApplication):  # type: ignore[misc]
-            def load_config(self) -> None:
-                for key, value in options.items():
-                    self.cfg.set(key, value)
-
-            def load(self) -> Any:
-                return _make_app(serving=True)
-
-        App().run()
-
-
-@click.group()
+@click.group(cls=TransomGroup)
 @click.option("--env-file", default=".env", show_default=True, help="A .env file to read.")
 def cli(env_file: str) -> None:
     """Transom: an open, plugin-first headless CMS compatible with Directus 11."""
     os.environ.setdefault("CONFIG_ENV_FILE", env_file)
-    set_log_stream("stderr")  # command output on stdout stays clean (plugins --json)
-
-
-@cli.command()
-def bootstrap() -> None:
-    """Create or migrate the system tables and the first admin (idempotent)."""
-    app = _make_app()
-    _print_bootstrap(_bootstrap(app))
-    click.echo("bootstrap complete")
-
-
-@cli.command()
-@click.option("--host", default=None, help="Address to bind (HOST).")
-@click.option("--port", type=int, default=None, help="Port (PORT, default 8055).")
-@click.option("--workers", type=int, default=None, help="Worker processes (WORKERS).")
-@click.option("--threads", type=int, default=None, help="Threads per worker (THREADS).")
-def start(host: str | None, port: int | None, workers: int | None,
-          threads: int | None) -> None:
-    """Bootstrap on first start, then serve with the production server."""
-    set_log_stream("stdout")  # servers log to stdout, as Directus does
-    # the server's own settings first: a bad count or a taken port fails before bootstrap
-    raw = Config.load(env_file=os.environ.get("CONFIG_ENV_FILE", ".env"))
-    host = host or raw.get("HOST", "0.0.0.0")
-    port = _positive("PORT", port if port is not None else raw.get("PORT", 8055))
-    workers = _positive("WORKERS", workers if workers is not None else raw.get("WORKERS", 2))
-    threads = _positive("THREADS", threads if threads is not None else raw.get("THREADS", 8))
-    _check_port_free(host, port)
-    app = _make_app()
-    cms = app.extensions["transom"]
-    _print_bootstrap(_bootstrap(app))
-    cfg = cms.config
-    if not cfg.get("SECRET"):
-        # Every worker must sign and check tokens with the same key: make one here, before
-        # the workers fork, instead of one per worker (tokens still end with this process).
-        os.environ["SECRET"] = secrets.token_urlsafe(48)
-        click.echo("warning: SECRET is not set; tokens end when this server stops. Set SECRET "
-                   "to keep them.", err=True)
-    if cfg.get("METRICS_ENABLED") and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # Workers count into files here; a scrape answered by any worker adds them all up.
-        folder = tempfile.mkdtemp(prefix="transom-prometheus-")
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
-        owner = os.getpid()  # only the master removes it, never an exiting worker
-        atexit.register(lambda: os.getpid() == owner and shutil.rmtree(folder, True))
-    cms.close()
-    sockets = int(cfg.get("WEBSOCKETS_MAX_CONNECTIONS") or 1000) \
-        if cfg.get("WEBSOCKETS_ENABLED") else 0
-    _Server(host, port, workers, threads, sockets).run()
-
-
-@cli.command("plugins")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def plugins_cmd(as_json: bool) -> None:
-    """List the loaded plugins with their versions and hooks."""
-    app = _make_app()
-    cms = app.extensions["transom"]
-    items = [p.to_dict() for p in cms.plugins.values()]
-    if as_json:
-        click.echo(json.dumps(items, indent=2))
-        return
-    for p in items:
-        origin = p["distribution"] or p["module"]
-        click.echo(f"{p['name']:<22} {origin} {p['version'] or ''}".rstrip())
-        click.echo(f"    hooks: {', '.join(p['hooks']) or '-'}")
-
-
-@cli.command("settings")
-def settings_cmd() -> None:
-    """List every declared setting, its value (secrets hidden) and meaning."""
-    app = _make_app()
-    cfg = app.extensions["transom"].config
-    for name, setting in sorted(cfg.declared().items()):
-        value = cfg.get(name)
-        if value is not None and any(w in name for w in ("PASSWORD", "SECRET", "TOKEN", "KEY")):
-            value = "********"
-        click.echo(f"{name:<28} {value!s:<24} {setting.description}")
-
-
-@cli.group()
-def schema() -> None:
-    """Work with the database schema."""
-
-
-@schema.command("refresh")
-def schema_refresh() -> None:
-    """Re-read the database's schema and print what Transom sees."""
-    app = _make_app()
-    snap = app.extensions["transom"].refresh_schema()
-    user = [c for c in snap.collections.values() if not c.is_system]
-    click.echo(f"schema {snap.version}: {len(snap.collections)} collections "
-               f"({len(user)} user), {len(snap.relations)} relations")
-    for c in sorted(user, key=lambda c: c.collection):
-        kind = "view" if c.is_view else ("folder" if c.is_folder else "table")
-        click.echo(f"  {c.collection} ({kind}, {len(c.fields)} fields)")
-
-
-def _read_document(path: str) -> Any:
-    """A JSON or YAML file (snapshots and diffs), or a click error saying what is wrong."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from exc
-    try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise click.ClickException(f"{path} is neither valid JSON nor valid YAML") from exc
-
-
-def _schema_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run a schema-sync function, turning its 400s into click errors."""
-    try:
-        return fn(*args, **kwargs)
-    except TransomError as exc:
-        raise click.ClickException(exc.message) from exc
-
-
-def _plan_of(cms: Any, document: Any, force: bool) -> tuple[Any, list[str]]:
-    """The diff and plan of a snapshot file, or of a saved ``{hash, diff}`` file (which is
-    refused when the schema changed since it was made)."""
-    if isinstance(document, dict) and isinstance(document.get("data"), dict) \
-            and "hash" in document["data"]:
-        document = document["data"]
-    if isinstance(document, dict) and "hash" in document and "diff" in document:
-        return document, _schema_call(apply, cms, document, dry_run=True)
-    return _schema_call(plan, cms, document, force=force)
-
-
-def _echo_plan(steps: list[str]) -> None:
-    for step in steps:
-        click.echo(f"  - {step}")
-
-
-@schema.command("snapshot")
-@click.argument("path", required=False, type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["json", "yaml"]), default=None,
-              help="Output format (default: from the file extension, else json).")
-def schema_snapshot(path: str | None, fmt: str | None) -> None:
-    """Write the user schema as a Directus snapshot (stdout without PATH)."""
-    if fmt is None:
-        fmt = "yaml" if path and path.lower().endswith((".yaml", ".yml")) else "json"
-    app = _make_app()
-    cms = app.extensions["transom"]
-    try:
-        data = snapshot(cms, refresh=True)
-    finally:
-        cms.close()
-    if fmt == "yaml":
-        text = yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=False,
-                              allow_unicode=True)
-    else:
-        text = json.dumps(data, indent=2, default=str) + "\n"
-    if path is None:
-        click.echo(text, nl=False)
-        return
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    click.echo(f"snapshot written to {path} ({len(data['collections'])} collections, "
-               f"{len(data['fields'])} fields, {len(data['relations'])} relations)", err=True)
-
-
-@schema.command("diff")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--force", is_flag=True, help="Accept another snapshot format version.")
-@click.option("--json", "as_json", is_flag=True, help="Print the diff itself as JSON.")
-def schema_diff(path: str, force: bool, as_json: bool) -> None:
-    """Show what applying the snapshot (or saved diff) in PATH would change."""
-    app = _make_app()
-    cms = app.extensions["transom"]
-    try:
-        result, steps = _plan_of(cms, _read_document(path), force)
-    finally:
-        cms.close()
-    if as_json:
-        click.echo(json.dumps(result, indent=2, default=str))
-        return
-    if result is None:
-        click.echo("no differences: the database matches the snapshot")
-        return
-    click.echo(f"{len(steps)} change(s) to apply:")
-    _echo_plan(steps)
-
-
-@schema.command("apply")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
-@click.option("--yes", "-y", is_flag=True, help="Apply without asking.")
-@click.option("--force", is_flag=True, help="Accept another snapshot format version.")
-def schema_apply(path: str, dry_run: bool, yes: bool, force: bool) -> None:
-    """Make the database match the snapshot in PATH (diff, show the plan, apply).
-
-    PATH may also hold a diff saved from /schema/diff; it is refused if the schema changed
-    since it was made."""
-    app = _make_app()
-    cms = app.extensions["transom"]
-    try:
-        result, steps = _plan_of(cms, _read_document(path), force)
-        if result is None:
-            click.echo("no differences: nothing to apply")
-            return
-        click.echo(f"{len(steps)} change(s){' (dry run)' if dry_run else ''}:")
-        _echo_plan(steps)
-        if dry_run:
-            return
-        if not yes and not click.confirm("Apply these changes?", default=False):
-            raise click.ClickException("aborted")
-        # a bar on a terminal (click prints only the label when stderr is not one)
-        with click.progressbar(length=len(steps), label="applying", file=sys.stderr,
-                               show_pos=True, item_show_func=lambda s: s) as bar:
-            _schema_call(apply, cms, result, progress=lambda step: bar.update(1, step))
-        click.echo("schema applied")
-    finally:
-        cms.close()
-
-
-add_admin_commands(cli)
+    # command output on stdout stays clean (plugins --json): logs go to stderr
+    import_module("transom.logs").set_log_stream("stderr")
 
 
 def main() -> None:
-    """Entry point of the console script; plugins add commands first."""
-    _add_plugin_commands()
+    """Entry point of the console script."""
     cli()
-
-
-def _add_plugin_commands() -> None:
-    try:
-        pm, _ = make_plugin_manager(Config.load(env_file=os.environ.get("CONFIG_ENV_FILE",
-                                                                         ".env")))
-    except (StartupError, pluggy.PluginValidationError) as exc:
-        click.echo(f"warning: plugin commands not loaded: {exc}", err=True)
-        return
-    pm.hook.register_commands(cli=cli)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ DEFAULT_PLUGINS: tuple[tuple[str, str, bool], ...] = (
     ("core_settings_export_api", "transom.default_plugins.settings_export_api", False),
     ("core_system_api", "transom.default_plugins.system_api", False),
     ("core_utils_api", "transom.default_plugins.utils_api", False),
+    ("core_utils_bulk", "transom.default_plugins.utils_bulk", False),
     ("core_schedule", "transom.schedule", False),
     ("core_openapi", "transom.default_plugins.openapi", False),
     ("core_mail_smtp", "transom.default_plugins.mail_smtp", False),

@@ -38,7 +38,7 @@ from graphql import (
 
 from transom.api import Collection, Field, SchemaSnapshot, field_type
 
-from . import resolvers
+from . import by_version, resolvers
 from .lang import lang_argument, translated
 from .meta import (
     DATE_FUNCTIONS,
@@ -59,6 +59,8 @@ from .scalars import (
     plugin_scalar,
 )
 from .shared import GRAPHENE_SCALARS, input_object, new_type_map, shared_types
+from .system_extras import mutation_fields as extra_mutations
+from .system_extras import query_fields as extra_queries
 
 _log = logging.getLogger("transom.graphql")
 
@@ -549,6 +551,7 @@ class SchemaBuilder:
             obj = self.object_type(collection)
             if coll.singleton:
                 out[tname] = self._root(obj, RootInfo("singleton", collection))
+                out.update(by_version.root_fields(self._root, collection, tname, obj, True))
                 continue
             out[tname] = self._root(GraphQLNonNull(GraphQLList(GraphQLNonNull(obj))),
                                     RootInfo("list", collection), {
@@ -559,6 +562,8 @@ class SchemaBuilder:
                               **self.lang_args(collection)}
                 out[f"{tname}_by_id"] = self._root(obj, RootInfo("by_id", collection),
                                                    by_id_args)
+                out.update(by_version.root_fields(self._root, collection, tname, obj,
+                                                  False))
             agg_args = dict(self.list_args(collection))
             agg_args["groupBy"] = GraphQLArgument(GraphQLList(GraphQLString))
             out[f"{tname}_aggregated"] = self._root(
@@ -580,6 +585,7 @@ class SchemaBuilder:
                 out["users_me"] = self._root(self.object_type("directus_users"),
                                              RootInfo("me", "directus_users"))
             out["server_ping"] = self.shared.static_roots["server_ping"]
+            out.update({k: v for k, v in extra_queries().items() if k not in out})
         if not out:
             # A schema needs a Query type with a field; this one only says "nothing here".
             out["_empty"] = self.shared.static_roots["_empty"]
@@ -638,6 +644,9 @@ class SchemaBuilder:
                 out[f"delete_{tname}_item"] = self._root(
                     self.shared.delete_one, RootInfo("delete_one", collection, readable), {
                         "id": GraphQLArgument(GraphQLNonNull(GraphQLID))})
+        if self.scope == "system" and self.system_extras:
+            out.update({k: v for k, v in extra_mutations().items()
+                        if k not in out})
         return out
 
     def build(self) -> GraphQLSchema:

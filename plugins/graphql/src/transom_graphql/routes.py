@@ -20,6 +20,7 @@ from transom.api import (
 from .execute import Request, run
 from .resolvers import RequestContext
 from .state import get_state
+from .system_extras import SET_COOKIE_KEY
 
 bp = Blueprint("transom_graphql", __name__)
 
@@ -67,7 +68,10 @@ def _handle(scope: str) -> Response:
     schema = state.schema_for(cms, accountability, scope)
     body = run(schema, read_request(), RequestContext(cms, accountability, scope),
                method=request.method, path=request.path, documents=state.documents)
-    return json_response(body)
+    resp = json_response(body)
+    for cookie in request.environ.get(SET_COOKIE_KEY, ()):  # auth_* in cookie/session mode
+        resp.headers.add("Set-Cookie", cookie)
+    return resp
 
 
 @bp.route("/graphql", methods=["GET", "POST"])

@@ -1,0 +1,330 @@
+"""Directus's non-collection roots of ``/graphql/system``: schema reads by name, server
+information and the ``utils_*`` mutations.
+
+Each resolver calls the service the REST route calls (``CollectionsService``,
+``FieldsService``, ``RelationsService``, ``ItemsService`` on ``directus_settings``, the
+argon2 helpers), as the caller, so permissions and errors are the same as over REST.
+``meta`` and ``schema`` of collections, fields and relations are ``JSON`` here (Directus
+spells their sub-fields out; a client selecting the whole object gets the same data).
+
+The ``auth_*`` mutations are served by the REST routes of whichever plugin owns
+``/auth/*`` (``transom-auth-jwt`` by default): GraphQL must not import another plugin, and
+login, refresh rotation, rate limits, stalls and hooks must behave exactly as over REST, so
+each mutation dispatches one internal request (same client address, user agent and cookies,
+in an application context of its own) and answers its ``data``; a refused one answers the
+route's error. Cookies the route sets (``mode: cookie|session``) are copied onto the GraphQL
+response by ``routes.py`` (:data:`SET_COOKIE_KEY`).
+
+``server_health`` answers ``/server/health``'s document the same way (a GET with the
+caller's token, so admins get the checks). Not here (yet): ``update_users_me``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from flask import Response, current_app, request
+from flask.testing import EnvironBuilder  # builds a WSGI environ (no test client)
+from graphql import (
+    GraphQLArgument,
+    GraphQLBoolean,
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLInt,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLString,
+)
+
+from transom.api import (
+    CollectionsService,
+    FieldsService,
+    ForbiddenError,
+    InvalidPayloadError,
+    ItemsService,
+    RelationsService,
+    TransomError,
+    __version__,
+    hash_password,
+    limit_settings,
+    verify_password,
+)
+
+from .scalars import GraphQLBigInt, GraphQLJSON
+
+#: ``request.environ`` key of the cookies internal auth requests set (see routes.py)
+SET_COOKIE_KEY = "transom_graphql.set_cookie"
+#: request headers an internal auth request carries over from the GraphQL request
+_FORWARDED = ("User-Agent", "X-Forwarded-For", "X-Real-IP", "Origin", "Cookie",
+              "Accept-Language")
+
+#: nanoid's URL-safe alphabet, as Directus's random strings use
+RANDOM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+RANDOM_MAX = 500
+#: the Directus release whose API Transom speaks (as ``/server/info``)
+DIRECTUS_VERSION = "11.17.4"
+PROJECT_FIELDS = ("project_name", "project_descriptor", "project_logo", "project_color",
+                  "default_language", "public_foreground", "public_background",
+                  "public_favicon", "public_note", "custom_css", "public_registration",
+                  "public_registration_verify_email")
+_BOOLEAN_PROJECT = {"public_registration", "public_registration_verify_email"}
+
+_S = GraphQLString
+_NN_S = GraphQLNonNull(GraphQLString)
+
+COLLECTION = GraphQLObjectType("directus_collections", {
+    "collection": GraphQLField(_S), "meta": GraphQLField(GraphQLJSON),
+    "schema": GraphQLField(GraphQLJSON)})
+FIELD = GraphQLObjectType("directus_fields", {
+    "collection": GraphQLField(_S), "field": GraphQLField(_S), "type": GraphQLField(_S),
+    "meta": GraphQLField(GraphQLJSON), "schema": GraphQLField(GraphQLJSON)})
+RELATION = GraphQLObjectType("directus_relations", {
+    "collection": GraphQLField(_S), "field": GraphQLField(_S),
+    "related_collection": GraphQLField(_S), "meta": GraphQLField(GraphQLJSON),
+    "schema": GraphQLField(GraphQLJSON)})
+PROJECT = GraphQLObjectType("server_info_project", {
+    name: GraphQLField(GraphQLBoolean if name in _BOOLEAN_PROJECT else _S)
+    for name in PROJECT_FIELDS})
+QUERY_LIMIT = GraphQLObjectType("server_info_query_limit", {
+    "default": GraphQLField(GraphQLInt), "max": GraphQLField(GraphQLInt)})
+SERVER_INFO = GraphQLObjectType("server_info", {
+    "project": GraphQLField(PROJECT), "setupCompleted": GraphQLField(GraphQLBoolean),
+    "queryLimit": GraphQLField(QUERY_LIMIT), "version": GraphQLField(_S),
+    "transom_version": GraphQLField(_S)})
+
+
+AUTH_MODE = GraphQLEnumType("auth_mode", {"json": "json", "cookie": "cookie",
+                                         "session": "session"})
+AUTH_TOKENS = GraphQLObjectType("auth_tokens", {
+    "access_token": GraphQLField(_S), "expires": GraphQLField(GraphQLBigInt),
+    "refresh_token": GraphQLField(_S)})
+
+
+class RelayedError(TransomError):
+    """The error an internal request answered, with its status, code and extensions."""
+
+    def __init__(self, status: int, error: dict[str, Any]) -> None:
+        ext = dict(error.get("extensions") or {})
+        self.code = str(ext.pop("code", "INTERNAL_SERVER_ERROR"))
+        self.status = status
+        super().__init__(str(error.get("message") or ""), **ext)
+
+
+def _internal(path: str, body: dict[str, Any] | None, forward_auth: bool = False
+              ) -> tuple[int, Any]:
+    """One request to ``path`` of this app as the current client: (status, JSON body)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    names = (*_FORWARDED, "Authorization") if forward_auth else _FORWARDED
+    headers = {k: request.headers[k] for k in names if k in request.headers}
+    environ = EnvironBuilder(app, path=path, method="GET" if body is None else "POST",
+                             json=body, headers=headers,
+                             base_url=request.host_url,
+                             environ_base={"REMOTE_ADDR": request.remote_addr or ""}
+                             ).get_environ()
+    with app.app_context():  # its own ``g``: the GraphQL request's stays as it is
+        answer = Response.from_app(app.wsgi_app, environ)
+    cookies = answer.headers.getlist("Set-Cookie")
+    if cookies:
+        request.environ.setdefault(SET_COOKIE_KEY, []).extend(cookies)
+    raw = answer.get_data()
+    return answer.status_code, json.loads(raw) if raw.strip() else None
+
+
+def relay(path: str, body: dict[str, Any]) -> Any:
+    """POST ``body`` to ``path`` as the current client; the answer's data, or its error."""
+    status, payload = _internal(path, body)
+    if status >= 400:
+        errors = (payload or {}).get("errors") or [{"message": "Request failed"}]
+        raise RelayedError(status, errors[0])
+    return payload.get("data") if isinstance(payload, dict) else None
+
+
+def _login(_root: Any, _info: GraphQLResolveInfo, email: str, password: str,
+           mode: str | None = None, otp: str | None = None) -> Any:
+    body: dict[str, Any] = {"email": email, "password": password, "mode": mode or "json"}
+    if otp is not None:
+        body["otp"] = otp
+    return relay("/auth/login", body)
+
+
+def _refresh(_root: Any, _info: GraphQLResolveInfo, refresh_token: str | None = None,
+             mode: str | None = None) -> Any:
+    body: dict[str, Any] = {"mode": mode or "json"}
+    if refresh_token is not None:
+        body["refresh_token"] = refresh_token
+    return relay("/auth/refresh", body)
+
+
+def _logout(_root: Any, _info: GraphQLResolveInfo, refresh_token: str | None = None,
+            mode: str | None = None) -> bool:
+    body: dict[str, Any] = {"mode": mode or "json"}
+    if refresh_token is not None:
+        body["refresh_token"] = refresh_token
+    relay("/auth/logout", body)
+    return True
+
+
+def _password_request(_root: Any, _info: GraphQLResolveInfo, email: str,
+                      reset_url: str | None = None) -> bool:
+    body: dict[str, Any] = {"email": email}
+    if reset_url is not None:
+        body["reset_url"] = reset_url
+    relay("/auth/password/request", body)
+    return True
+
+
+def _password_reset(_root: Any, _info: GraphQLResolveInfo, token: str, password: str) -> bool:
+    relay("/auth/password/reset", {"token": token, "password": password})
+    return True
+
+
+def _args(**kinds: Any) -> dict[str, GraphQLArgument]:
+    return {k: GraphQLArgument(v) for k, v in kinds.items()}
+
+
+def auth_mutations() -> dict[str, GraphQLField]:
+    """Directus's ``auth_*`` mutations (served by the ``/auth/*`` routes, see above)."""
+    return {
+        "auth_login": GraphQLField(AUTH_TOKENS, args=_args(
+            email=_NN_S, password=_NN_S, mode=AUTH_MODE, otp=_S), resolve=_login),
+        "auth_refresh": GraphQLField(AUTH_TOKENS, args=_args(
+            refresh_token=_S, mode=AUTH_MODE), resolve=_refresh),
+        "auth_logout": GraphQLField(GraphQLBoolean, args=_args(
+            refresh_token=_S, mode=AUTH_MODE), resolve=_logout),
+        "auth_password_request": GraphQLField(GraphQLBoolean, args=_args(
+            email=_NN_S, reset_url=_S), resolve=_password_request),
+        "auth_password_reset": GraphQLField(GraphQLBoolean, args=_args(
+            token=_NN_S, password=_NN_S), resolve=_password_reset),
+    }
+
+
+def _ctx(info: GraphQLResolveInfo) -> Any:
+    return info.context
+
+
+def _collections_by_name(_root: Any, info: GraphQLResolveInfo, name: str) -> Any:
+    c = _ctx(info)
+    return CollectionsService(c.cms, c.accountability).read_one(name)
+
+
+def _fields_in_collection(_root: Any, info: GraphQLResolveInfo, collection: str) -> Any:
+    c = _ctx(info)
+    return FieldsService(c.cms, c.accountability).read_all(collection)
+
+
+def _fields_by_name(_root: Any, info: GraphQLResolveInfo, collection: str, field: str) -> Any:
+    c = _ctx(info)
+    return FieldsService(c.cms, c.accountability).read_one(collection, field)
+
+
+def _relations_in_collection(_root: Any, info: GraphQLResolveInfo, collection: str) -> Any:
+    c = _ctx(info)
+    return RelationsService(c.cms, c.accountability).read_all(collection)
+
+
+def _relations_by_name(_root: Any, info: GraphQLResolveInfo, collection: str,
+                       field: str) -> Any:
+    c = _ctx(info)
+    return RelationsService(c.cms, c.accountability).read_one(collection, field)
+
+
+def project_info(cms: Any) -> dict[str, Any]:
+    """The public ``project`` of ``/server/info``, read from ``directus_settings``."""
+    project: dict[str, Any] = dict.fromkeys(PROJECT_FIELDS)
+    project["project_name"] = cms.config.get("PROJECT_NAME", "Transom")
+    for name in _BOOLEAN_PROJECT:
+        project[name] = False
+    settings = cms.schema.get("directus_settings")
+    if settings is None:
+        return project
+    wanted = [f for f in PROJECT_FIELDS if f in settings.fields]
+    row = ItemsService(cms, "directus_settings", None).read_singleton({"fields": wanted})
+    for key in wanted:
+        if row.get(key) is not None:
+            project[key] = bool(row[key]) if key in _BOOLEAN_PROJECT else row[key]
+    return project
+
+
+def _server_info(_root: Any, info: GraphQLResolveInfo) -> Any:
+    c = _ctx(info)
+    data: dict[str, Any] = {"project": project_info(c.cms), "setupCompleted": True}
+    if c.accountability.user is not None or c.accountability.admin:
+        default, most = limit_settings(c.cms.config)
+        data.update(queryLimit={"default": default, "max": max(most, -1)},
+                    version=DIRECTUS_VERSION, transom_version=__version__)
+    return data
+
+
+def _server_health(_root: Any, _info: GraphQLResolveInfo) -> Any:
+    """``/server/health``'s document (details for admins), whatever its status."""
+    return _internal("/server/health", None, forward_auth=True)[1]
+
+
+def _random_string(_root: Any, _info: GraphQLResolveInfo, length: int | None = None) -> str:
+    n = 32 if length is None else length
+    if not 1 <= n <= RANDOM_MAX:
+        raise InvalidPayloadError(f'"length" must be between 1 and {RANDOM_MAX}')
+    return "".join(secrets.choice(RANDOM_ALPHABET) for _ in range(n))
+
+
+def _hash_generate(_root: Any, info: GraphQLResolveInfo, string: str) -> str:
+    if not string:
+        raise InvalidPayloadError('"string" is not allowed to be empty')
+    return hash_password(string, _ctx(info).cms.config)
+
+
+def _hash_verify(_root: Any, _info: GraphQLResolveInfo, string: str, hash: str) -> bool:
+    if not string:
+        raise InvalidPayloadError('"string" is not allowed to be empty')
+    return bool(verify_password(hash, string))
+
+
+def _admin_only(resolve: Callable[..., Any]) -> Callable[..., Any]:
+    """Schema reads by name need a signed-in caller, as ``/collections`` does."""
+    def guarded(root: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+        if _ctx(info).accountability.user is None and not _ctx(info).accountability.admin:
+            raise ForbiddenError()
+        return resolve(root, info, **args)
+    return guarded
+
+
+def _named(kind: GraphQLObjectType, resolve: Callable[..., Any], **args: Any) -> GraphQLField:
+    return GraphQLField(kind, args={k: GraphQLArgument(v) for k, v in args.items()},
+                        resolve=_admin_only(resolve))
+
+
+def query_fields() -> dict[str, GraphQLField]:
+    """The system ``Query`` roots added next to the generated collection roots."""
+    many_fields = GraphQLNonNull(GraphQLList(GraphQLNonNull(FIELD)))
+    many_relations = GraphQLNonNull(GraphQLList(GraphQLNonNull(RELATION)))
+    return {
+        "server_info": GraphQLField(GraphQLNonNull(SERVER_INFO), resolve=_server_info),
+        "server_health": GraphQLField(GraphQLJSON, resolve=_server_health),
+        "collections_by_name": _named(COLLECTION, _collections_by_name, name=_NN_S),
+        "fields_in_collection": _named(many_fields, _fields_in_collection,
+                                       collection=_NN_S),
+        "fields_by_name": _named(FIELD, _fields_by_name, collection=_NN_S, field=_NN_S),
+        "relations_in_collection": _named(many_relations, _relations_in_collection,
+                                          collection=_NN_S),
+        "relations_by_name": _named(RELATION, _relations_by_name, collection=_NN_S,
+                                    field=_NN_S),
+    }
+
+
+def mutation_fields() -> dict[str, GraphQLField]:
+    """The system ``Mutation`` roots: ``auth_*`` and Directus's ``/utils`` helpers."""
+    return {
+        **auth_mutations(),
+        "utils_random_string": GraphQLField(_S, args={"length": GraphQLArgument(GraphQLInt)},
+                                            resolve=_random_string),
+        "utils_hash_generate": GraphQLField(_S, args={"string": GraphQLArgument(_NN_S)},
+                                            resolve=_hash_generate),
+        "utils_hash_verify": GraphQLField(GraphQLBoolean, args={
+            "string": GraphQLArgument(_NN_S), "hash": GraphQLArgument(_NN_S)},
+            resolve=_hash_verify),
+    }

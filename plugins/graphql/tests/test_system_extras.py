@@ -1,0 +1,128 @@
+"""``/graphql/system`` roots besides the collections: schema reads by name, server_info and
+the utils_* mutations answer what the REST routes answer (same services)."""
+
+from __future__ import annotations
+
+SYSTEM = "/graphql/system"
+
+
+def rest(client, headers, path):
+    resp = client.get(path, headers=headers)
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()["data"]
+
+
+def test_schema_reads_by_name_match_rest(gql, client, admin_headers):
+    data = gql.data('{ collections_by_name(name: "articles") { collection meta schema } '
+                    'fields_in_collection(collection: "articles") { collection field type '
+                    'meta schema } '
+                    'fields_by_name(collection: "articles", field: "title") { field type '
+                    'schema } '
+                    'relations_in_collection(collection: "comments") { collection field '
+                    'related_collection meta schema } '
+                    'relations_by_name(collection: "comments", field: "article") '
+                    '{ collection field related_collection } }', path=SYSTEM)
+    coll = rest(client, admin_headers, "/collections/articles")
+    assert data["collections_by_name"] == {k: coll[k] for k in ("collection", "meta", "schema")}
+    fields = rest(client, admin_headers, "/fields/articles")
+    assert data["fields_in_collection"] == [
+        {k: f[k] for k in ("collection", "field", "type", "meta", "schema")} for f in fields]
+    title = rest(client, admin_headers, "/fields/articles/title")
+    assert data["fields_by_name"] == {k: title[k] for k in ("field", "type", "schema")}
+    relations = rest(client, admin_headers, "/relations/comments")
+    assert data["relations_in_collection"] == [
+        {k: r[k] for k in ("collection", "field", "related_collection", "meta", "schema")}
+        for r in relations]
+    assert data["relations_by_name"] == {"collection": "comments", "field": "article",
+                                         "related_collection": "articles"}
+
+
+def test_schema_reads_refuse_unknown_and_anonymous(gql):
+    resp = gql('{ collections_by_name(name: "nope") { collection } }', path=SYSTEM)
+    body = resp.get_json()
+    assert body["data"]["collections_by_name"] is None
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    resp = gql('{ fields_by_name(collection: "articles", field: "nope") { field } }',
+               path=SYSTEM)
+    assert resp.get_json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    resp = gql('{ collections_by_name(name: "articles") { collection } }', headers={},
+               path=SYSTEM)
+    assert resp.get_json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_server_info_matches_rest(gql, client, admin_headers):
+    data = gql.data("{ server_info { project { project_name project_color "
+                    "public_registration } setupCompleted queryLimit { default max } "
+                    "version } }", path=SYSTEM)["server_info"]
+    info = rest(client, admin_headers, "/server/info")
+    assert data["project"] == {k: info["project"][k] for k in (
+        "project_name", "project_color", "public_registration")}
+    assert data["queryLimit"] == info["queryLimit"] and data["version"] == info["version"]
+    assert data["setupCompleted"] is True
+    # anonymous callers get the project only, as over REST
+    anon = gql("{ server_info { project { project_name } version } }", headers={},
+               path=SYSTEM).get_json()["data"]["server_info"]
+    assert anon == {"project": {"project_name": info["project"]["project_name"]},
+                    "version": None}
+
+
+def test_utils_mutations(gql):
+    made = gql.data('mutation { utils_hash_generate(string: "hello") '
+                    "utils_random_string(length: 12) }", path=SYSTEM)
+    assert made["utils_hash_generate"].startswith("$argon2")
+    assert len(made["utils_random_string"]) == 12
+    checked = gql.data("mutation ($h: String!) { yes: utils_hash_verify(string: \"hello\", "
+                       "hash: $h) no: utils_hash_verify(string: \"other\", hash: $h) }",
+                       {"h": made["utils_hash_generate"]}, path=SYSTEM)
+    assert checked == {"yes": True, "no": False}
+    resp = gql("mutation { utils_random_string(length: 0) }", path=SYSTEM)
+    assert resp.get_json()["errors"][0]["extensions"]["code"] == "INVALID_PAYLOAD"
+    resp = gql('mutation { utils_hash_generate(string: "") }', path=SYSTEM)
+    assert resp.get_json()["errors"][0]["extensions"]["code"] == "INVALID_PAYLOAD"
+
+
+def test_auth_mutations_go_through_the_auth_routes(gql, client):
+    from transom.testing.plugin import ADMIN_EMAIL, ADMIN_PASSWORD
+
+    login = gql.data("mutation ($e: String!, $p: String!) { auth_login(email: $e, "
+                     "password: $p) { access_token expires refresh_token } }",
+                     {"e": ADMIN_EMAIL, "p": ADMIN_PASSWORD}, headers={},
+                     path=SYSTEM)["auth_login"]
+    assert login["access_token"] and login["refresh_token"] and int(login["expires"]) > 0
+    me = gql.data("{ users_me { email } }", headers={
+        "Authorization": f"Bearer {login['access_token']}"}, path=SYSTEM)
+    assert me == {"users_me": {"email": ADMIN_EMAIL}}
+    # refresh rotates the token, as /auth/refresh does
+    fresh = gql.data("mutation ($t: String) { auth_refresh(refresh_token: $t) { "
+                     "access_token refresh_token } }", {"t": login["refresh_token"]},
+                     headers={}, path=SYSTEM)["auth_refresh"]
+    assert fresh["refresh_token"] != login["refresh_token"]
+    unknown = gql('mutation { auth_refresh(refresh_token: "no-such-token") { access_token } }',
+                  headers={}, path=SYSTEM).get_json()
+    assert unknown["errors"][0]["extensions"]["code"] == "INVALID_CREDENTIALS"
+    out = gql.data("mutation ($t: String) { auth_logout(refresh_token: $t) }",
+                   {"t": fresh["refresh_token"]}, headers={}, path=SYSTEM)
+    assert out == {"auth_logout": True}
+    bad = gql('mutation { auth_login(email: "x@example.com", password: "nope") '
+              "{ access_token } }", headers={}, path=SYSTEM).get_json()
+    assert bad["errors"][0]["extensions"]["code"] == "INVALID_CREDENTIALS"
+    assert gql.data('mutation { auth_password_request(email: "nobody@example.com") }',
+                    headers={}, path=SYSTEM) == {"auth_password_request": True}
+    reset = gql('mutation { auth_password_reset(token: "not-a-token", password: "x1") }',
+                headers={}, path=SYSTEM).get_json()
+    assert reset["errors"][0]["extensions"]["code"] in ("INVALID_TOKEN", "INVALID_PAYLOAD")
+    # session mode: the cookie the route sets reaches the GraphQL response
+    resp = gql("mutation ($e: String!, $p: String!) { auth_login(email: $e, password: $p, "
+               "mode: session) { access_token } }", {"e": ADMIN_EMAIL, "p": ADMIN_PASSWORD},
+               headers={}, path=SYSTEM)
+    assert resp.status_code == 200 and "errors" not in resp.get_json()
+    assert "directus_session_token=" in " ".join(resp.headers.getlist("Set-Cookie"))
+
+
+def test_server_health_is_the_rest_document(gql, client, admin_headers):
+    data = gql.data("{ server_health }", path=SYSTEM)["server_health"]
+    rest_body = client.get("/server/health", headers=admin_headers).get_json()
+    assert data["status"] == rest_body["status"] and set(data) == set(rest_body)
+    assert "checks" in data  # admins get the details
+    anon = gql("{ server_health }", headers={}, path=SYSTEM).get_json()["data"]
+    assert anon == {"server_health": {"status": rest_body["status"]}}
