@@ -208,9 +208,10 @@ class SchemaSnapshot:
         digest = hashlib.sha256()
         for name in sorted(digests):
             digest.update(digests[name].encode())
-        for r in relations:
-            digest.update(repr((r.collection, r.field, r.related_collection, r.meta,
-                                r.schema)).encode())
+        # sorted: a targeted refresh may list the same relations in another order
+        for text in sorted(repr((r.collection, r.field, r.related_collection, r.meta,
+                                 r.schema)) for r in relations):
+            digest.update(text.encode())
         return cls(
             collections=MappingProxyType(dict(collections)),
             relations=tuple(relations),

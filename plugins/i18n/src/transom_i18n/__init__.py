@@ -32,8 +32,10 @@ from transom.api import (
     render_error,
 )
 
+from . import default as default_language
 from . import schema as i18n_schema
 from .negotiate import parse_accept_language, with_fallbacks
+from .nested import fold_nested, narrow_nested
 from .translate import (
     TranslationsField,
     find_translations_field,
@@ -52,9 +54,9 @@ SETTINGS = (
     Setting("I18N_PARAM", "lang", "str", "Query parameter that selects a content language."),
     Setting("I18N_FALLBACK_LANG", "", "str",
             "Language used for items that have no translation in the requested one."),
-    Setting("I18N_DEFAULT_LANG", "en-US", "str",
-            "Language of the parent columns of translatable fields: writes without a "
-            "language go to it, and reads fall back to it."),
+    Setting("I18N_DEFAULT_LANG", "", "str",
+            "Language of the parent columns of translatable fields when the project setting "
+            "default_language is empty (then the first stored language, then en-US)."),
 )
 
 #: Item read routes (endpoint names of the core items blueprint, and GraphQL's).
@@ -88,6 +90,10 @@ class LangRequest:
     def applies(self, schema: Any, collection: str) -> bool:
         if self.collection is not None and self.collection != collection:
             return False
+        return self.applies_nested(schema, collection)
+
+    def applies_nested(self, schema: Any, collection: str) -> bool:
+        """``applies`` for a collection read through a relation of the one asked for."""
         # a browser's Accept-Language must not reshape collections that never opted in
         return self.source == "param" or bool(i18n_schema.translatable_fields(schema,
                                                                               collection))
@@ -99,7 +105,8 @@ def register_settings() -> Any:
 
 
 def default_lang(cms: Any) -> str:
-    return str(cms.config.get("I18N_DEFAULT_LANG") or "en-US")
+    """The default content language (``directus_settings.default_language`` first)."""
+    return default_language.install(cms).get()
 
 
 def _param(cms: Any) -> str:
@@ -195,11 +202,37 @@ def _may_read(context: Any, collection: str) -> bool:
     return bool(context.cms.access.permissions(acc).access(collection, "read").allowed)
 
 
+def _level(wanted: LangRequest, context: Any) -> Any:
+    """Whether a related collection of this read is folded: its translations field."""
+    def level(collection: str) -> TranslationsField | None:
+        if not wanted.applies_nested(context.schema, collection):
+            return None
+        tf = find_translations_field(context.schema, collection)
+        if tf is None or (wanted.source == "header" and not _may_read(context, tf.junction)):
+            return None
+        return tf
+    return level
+
+
+def _current(meta: dict[str, Any]) -> LangRequest | None:
+    if not has_request_context() or not meta.get("collection"):
+        return None
+    return g.get(_G_KEY)
+
+
 def _narrow(payload: Any, meta: dict[str, Any], context: Any) -> Any:
     """``items.query`` filter: read only the request's languages, and the translated
-    columns the caller asked for."""
+    columns the caller asked for, here and in the related items the query reads."""
     if not isinstance(payload, Query) or payload.aggregate or payload.group:
         return payload
+    wanted = _current(meta)
+    if wanted is None:
+        return payload
+    if wanted.collection is None or wanted.collection == meta["collection"]:
+        schema = context.schema
+        payload = narrow_nested(
+            schema, meta["collection"], payload, _level(wanted, context),
+            lambda c: i18n_schema.translatable_fields(schema, c), wanted.codes)
     found = _wanted(meta, context)
     if found is None:
         return payload
@@ -210,9 +243,17 @@ def _narrow(payload: Any, meta: dict[str, Any], context: Any) -> Any:
 
 
 def _flatten(payload: Any, meta: dict[str, Any], context: Any) -> Any:
-    """``items.read`` filter: each item with its best translation folded in."""
+    """``items.read`` filter: each item with its best translation folded in, and its
+    related items' too."""
+    wanted = _current(meta)
+    if wanted is None or not isinstance(payload, list):
+        return payload
+    if wanted.collection is None or wanted.collection == meta["collection"]:
+        level = _level(wanted, context)
+        payload = [fold_nested(context.schema, meta["collection"], item, level,
+                               wanted.codes, wanted.served) for item in payload]
     found = _wanted(meta, context)
-    if found is None or not isinstance(payload, list):
+    if found is None:
         return payload
     wanted, tf = found
     coll = context.schema.get(meta["collection"])
@@ -336,6 +377,8 @@ def _report_flags(cms: Any, body: Any) -> Any:
 
 @hookimpl
 def init_app(cms: Any, app: Any) -> None:
+    default_language.install(cms)  # subscribed to ``settings`` before the first request
+
     @app.before_request
     def _i18n_before() -> None:
         endpoint = request.endpoint or ""
