@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -117,15 +118,17 @@ def base_config(url: sa.URL) -> dict[str, Any]:
 
 
 @pytest.fixture
-def make_app(db_url: sa.URL) -> Iterator[Callable[..., Any]]:
+def make_app(db_url: sa.URL, tmp_path: Path) -> Iterator[Callable[..., Any]]:
     apps: list[Any] = []
+    # files (uploads, exports) of the test's apps go to its own folder, never the checkout
+    storage = {"STORAGE_LOCAL_ROOT": str(tmp_path / "uploads")}
 
     def factory(config: dict[str, Any] | None = None, plugins: list[Any] | None = None,
                 load_entrypoints: bool = True, bootstrap: bool = True) -> Any:
         from ..app import create_app
         from ..system.bootstrap import bootstrap as run_bootstrap
 
-        app = create_app({**base_config(db_url), **(config or {})}, plugins=plugins,
+        app = create_app({**base_config(db_url), **storage, **(config or {})}, plugins=plugins,
                          load_entrypoints=load_entrypoints, env_file=None)
         apps.append(app)
         if bootstrap:
