@@ -23,7 +23,14 @@ from ..schema.model import Collection
 from .context import CompileContext, require_field
 from .tree import ColumnOut, FunctionOut, Node, RelationOut
 from .values import out_converter, out_int
-from .where import compile_filter, escape_like, function_expression, resolve, rule_condition
+from .where import (
+    _json_path,
+    compile_filter,
+    escape_like,
+    function_expression,
+    resolve,
+    rule_condition,
+)
 
 IN_CHUNK = 20_000  # bound parameters per IN list (under every driver's limit)
 
@@ -190,6 +197,13 @@ class Reader:
                     index.setdefault("__pk", pos)  # the key column serves as the key too
                 scale = (out.field.schema or {}).get("numeric_scale")
                 conv = out_converter(out.field.type, out.field.concealed, scale)
+            elif isinstance(out, FunctionOut) and out.function == "json":
+                # Directus answers json(field, path) with the JSON value itself (a number,
+                # an object...), not its text: read the document, take the path in Python
+                function_expression(self.ctx, node.coll, table, out.function, out.field,
+                                    out.args)  # checks the field is a json one (400)
+                pos = add(f"json:{out.field.field}", table.c[out.field.field])
+                conv = _json_at(out.args[0] if out.args else "")
             elif isinstance(out, FunctionOut):
                 expr, ftype = function_expression(self.ctx, node.coll, table, out.function,
                                                   out.field, out.args)
@@ -258,7 +272,10 @@ class Reader:
 
     def run(self, plan: Plan) -> list[dict[str, Any]]:
         """Execute a plan's root statement, then fetch its relations."""
-        rows = self.conn.execute(plan.stmt).all()
+        return self.shape(plan, self.conn.execute(plan.stmt).all())
+
+    def shape(self, plan: Plan, rows: list[Any]) -> list[dict[str, Any]]:
+        """Root rows of ``plan`` (all, or one streamed chunk) to items with relations."""
         items = plan.shaper.shape(rows)
         for key, c_shaper, pk_pos in plan.joined:
             related = c_shaper.shape(rows)
@@ -392,6 +409,24 @@ class Reader:
             for row, item in zip(rows, items, strict=True):
                 if row[cpos] == target and row[pos] is not None:
                     item[out.key] = found.get(str(row[pos]))
+
+
+def _json_at(path: str) -> Any:
+    """A converter: the value at ``path`` (``a.b[0]``) of a stored JSON document, or None."""
+    steps = _json_path(path)
+    parse = out_converter("json")
+
+    def convert(value: Any) -> Any:
+        doc = parse(value)
+        for step in steps:
+            if isinstance(step, int) and isinstance(doc, list) and 0 <= step < len(doc):
+                doc = doc[step]
+            elif isinstance(doc, dict) and str(step) in doc:
+                doc = doc[str(step)]
+            else:
+                return None
+        return doc
+    return convert
 
 
 def _norm(key: Any) -> Any:

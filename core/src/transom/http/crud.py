@@ -8,13 +8,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Response, request
+from flask import Response, request, stream_with_context
 
 from ..errors import InvalidPayloadError, TransomError
 from ..query import Query, parse_query
-from ..query.export import export_filename, export_items
+from ..query.export import export_filename, export_items, stream_json_export
 from ..services.items import ItemsService
-from .responses import json_response, no_content, request_json
+from .responses import dumps, json_response, no_content, request_json
 
 
 def request_query() -> Query:
@@ -47,6 +47,56 @@ def export_response(collection: str, items: Any, fmt: str) -> Response:
     return resp
 
 
+def keyset_response(svc: ItemsService, query: Query) -> Response:
+    """A keyset page: Directus's ``{meta, data}`` with ``meta.next_cursor`` added."""
+    data, cursor = svc.read_page(query)
+    if query.export:
+        return export_response(svc.collection, data, query.export)
+    meta = svc.meta(query.copy(after=None)) if query.meta else {}
+    return json_response({"meta": {**meta, "next_cursor": cursor}, "data": data})
+
+
+def streamable(query: Query) -> bool:
+    """``limit=-1`` reads and JSON exports are streamed (docs/performance.md)."""
+    if query.aggregate or query.group:
+        return False
+    return query.export == "json" or (query.export is None and query.limit == -1)
+
+
+def stream_response(svc: ItemsService, query: Query) -> Response:
+    """The answer written chunk by chunk as the rows arrive, so memory stays bounded. The
+    first chunk is read before the status line goes out: a bad query is still a 4xx."""
+    chunks = svc.stream_by_query(query)
+    first = next(chunks, [])
+    meta = svc.meta(query) if query.meta and query.export is None else None
+
+    def all_chunks() -> Any:
+        yield first
+        yield from chunks
+
+    if query.export == "json":
+        resp = Response(stream_with_context(stream_json_export(all_chunks())),
+                        mimetype="application/json")
+        name = export_filename(svc.collection, "json", dt.datetime.now(dt.UTC))
+        resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        return resp
+
+    def body() -> Any:
+        yield (b'{"meta":' + dumps(meta) + b',"data":[') if meta is not None \
+            else b'{"data":['
+        sep = b""
+        for chunk in all_chunks():
+            if chunk:
+                yield sep + dumps(chunk)[1:-1]
+                sep = b","
+        yield b"]}"
+
+    # hooks of later chunks (i18n's read filter) still see the request
+    resp = Response(stream_with_context(body()), mimetype="application/json")
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp
+
+
 def read_back(svc: ItemsService, keys: list[Any], query: Query, single: bool) -> Response:
     """Re-read what was written with the request's query; 204 when the caller can't read."""
     try:
@@ -76,6 +126,10 @@ def list_items(svc: ItemsService) -> Response:
     body = request_json({}) if request.method == "SEARCH" else None
     if isinstance(body, dict) and isinstance(body.get("keys"), list):
         data = svc.read_many(body["keys"], query)
+    elif query.keyset or query.after:
+        return keyset_response(svc, query)
+    elif streamable(query):
+        return stream_response(svc, query)
     else:
         data = svc.read_by_query(query)
     return list_response(svc, query, data)

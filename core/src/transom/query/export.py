@@ -14,10 +14,11 @@ import decimal
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from xml.etree import ElementTree as ET
 
+import orjson
 import yaml
 
 from transom.errors import InvalidQueryError
@@ -35,6 +36,7 @@ EXPORT_TYPES: dict[str, tuple[str, str]] = {
 assert set(EXPORT_TYPES) == set(EXPORT_FORMATS)
 
 _BOM = "\ufeff"
+_ORJSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
 _XML_BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _XML_NAME_BAD = re.compile(r"[^A-Za-z0-9_.\-]")
 
@@ -57,6 +59,25 @@ def export_items(items: Any, fmt: str) -> tuple[bytes, str, str]:
             _plain(rows), sort_keys=False, allow_unicode=True, default_flow_style=False
         ).encode("utf-8")
     return body, mimetype, extension
+
+
+def stream_json_export(chunks: Iterable[list[Any]]) -> Iterator[bytes]:
+    """The bytes of :func:`export_items`' JSON for items that arrive in chunks, written as
+    they come (the same pretty-printed document, never the whole list in memory)."""
+    first = True
+    for chunk in chunks:
+        for item in chunk:
+            text = orjson.dumps(item, default=_plain_scalar, option=_ORJSON_OPTIONS)
+            yield (b"[\n  " if first else b",\n  ") + text.replace(b"\n", b"\n  ")
+            first = False
+    yield b"[]" if first else b"\n]"
+
+
+def _plain_scalar(value: Any) -> Any:
+    plain = _plain(value)
+    if plain is value:
+        raise TypeError(f"cannot export {type(value).__name__}")
+    return plain
 
 
 def export_filename(collection: str, fmt: str, now: dt.datetime | None = None) -> str:

@@ -71,6 +71,12 @@ class Query:
     version: str | None = None
     version_raw: bool = False
     backlink: bool = True
+    #: Transom's opt-in: ``meta`` counts may be the dialect's estimate (docs/performance.md)
+    estimate: bool = False
+    #: Transom's opt-in keyset pagination: the opaque cursor of the previous page's last item
+    after: str | None = None
+    #: the first page of a keyset read (``meta.next_cursor`` in the answer)
+    keyset: bool = False
 
     def copy(self, **changes: Any) -> Query:
         """An independent copy (nested dicts included), with ``changes`` applied."""
@@ -101,6 +107,9 @@ class Query:
             ("version", self.version),
             ("versionRaw", True if self.version_raw else None),
             ("backlink", False if not self.backlink else None),
+            ("estimate", True if self.estimate else None),
+            ("after", self.after),
+            ("keyset", True if self.keyset else None),
         ]
         for key, value in pairs:
             if value is not None:

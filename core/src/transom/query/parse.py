@@ -225,7 +225,24 @@ def _sanitize(raw: Mapping[str, Any], *, nested: bool) -> Query:
             query.version_raw = flag in ("", "true", True)
         if "backlink" in raw:
             query.backlink = raw["backlink"] not in (False, "false")
+        if "estimate" in raw:
+            query.estimate = _flag(raw["estimate"], "estimate")
+        if _given(raw, "after"):
+            if not isinstance(raw["after"], str) or len(raw["after"]) > 4096:
+                raise InvalidQueryError('"after" must be a cursor string')
+            query.after = raw["after"]
+        if "keyset" in raw:
+            query.keyset = _flag(raw["keyset"], "keyset")
     return query
+
+
+def _flag(value: Any, name: str) -> bool:
+    """A boolean parameter: ``true``/``false`` (an empty value is ``true``, as ``?x``)."""
+    if value in (True, "", "true", "1"):
+        return True
+    if value in (False, None, "false", "0"):
+        return False
+    raise InvalidQueryError(f'"{name}" must be a boolean')
 
 
 def _string_list(value: Any, name: str, *, functions: bool = False) -> list[str] | None:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from ..compiler.aggregate import run_aggregate
 from ..compiler.context import CompileContext
+from ..compiler.keyset import keyset_query, next_cursor
 from ..compiler.reader import Reader, paginate
 from ..compiler.tree import build_tree
 from ..compiler.values import ValueError_, to_db
@@ -25,7 +26,10 @@ from ..errors import ForbiddenError, InvalidPayloadError, TransomError
 from ..events import EventContext, PendingEvents
 from ..permissions.access import ACCESS_COLLECTIONS
 from ..query import Query, has_dynamic_variables, parse_query_dict
+from ..query.model import limit_settings
 
+#: items per chunk of a streamed read (``limit=-1``, exports)
+STREAM_CHUNK = 1000
 #: metadata whose rows are part of the schema snapshot
 SCHEMA_META_COLLECTIONS = frozenset(
     {"directus_collections", "directus_fields", "directus_relations"})
@@ -175,6 +179,62 @@ class ItemsService:
         self._emit_read(query, items)
         return items
 
+    def read_page(self, query: Query | dict[str, Any]) -> tuple[list[dict[str, Any]],
+                                                                str | None]:
+        """One keyset page (``keyset``/``after``) and the cursor of the next one (None at
+        the end); see :mod:`transom.compiler.keyset`."""
+        query = _as_query(query)
+        page, order, extra = keyset_query(self.coll(), query)
+        items = self.read_by_query(page)
+        default, maximum = limit_settings(self.cms.config)
+        limit = default if page.limit is None else page.limit
+        if maximum >= 0 and (limit < 0 or limit > maximum):
+            limit = maximum
+        cursor = next_cursor(order, items, limit)
+        for item in items:
+            for name in extra:
+                item.pop(name, None)
+        return items, cursor
+
+    def stream_by_query(self, query: Query | dict[str, Any] | None = None,
+                        chunk_size: int = STREAM_CHUNK) -> Iterator[list[dict[str, Any]]]:
+        """The items of ``query`` in chunks of at most ``chunk_size``, read through a
+        server-side cursor (PostgreSQL, MySQL; SQLite's cursor is lazy anyway), so memory
+        stays bounded whatever ``limit=-1`` selects. Relations are fetched per chunk on a
+        second connection (an unbuffered MySQL cursor allows no other statement meanwhile),
+        so the statements grow with the chunks, not the rows. The ``items.read`` filter
+        and action run once per chunk."""
+        query = self._filter_query(_as_query(query))
+        ctx = self._context()
+        coll = ctx.collection(self.collection)
+        self.permissions.require(self.collection, "read")
+        if query.aggregate or query.group:
+            yield self.read_by_query(query)
+            return
+        with self._stream_conns() as (conn, rel_conn):
+            plan = Reader(ctx, conn).plan(build_tree(ctx, coll, query.fields, query), query)
+            result = conn.execution_options(stream_results=True).execute(plan.stmt)
+            reader = Reader(ctx, rel_conn)
+            for rows in result.partitions(chunk_size):
+                items = reader.shape(plan, rows)
+                items = self._filter_read(query, items)
+                self._emit_read(query, items)
+                yield items
+
+    @contextmanager
+    def _stream_conns(self) -> Iterator[tuple[sa.Connection, sa.Connection]]:
+        if self.connection is not None:
+            if self.cms.dialect.name == "mysql":
+                yield self.connection.execution_options(stream_results=False), \
+                    self.connection
+            else:
+                yield self.connection, self.connection
+            return
+        # the primary: PostgreSQL's read engine is autocommit, and a server-side cursor
+        # lives inside a transaction
+        with self.cms.engine.connect() as conn, self.cms.engine.connect() as rel_conn:
+            yield conn, rel_conn
+
     def _plan_key(self, query: Query) -> Any:
         """What a compiled read depends on: the query, the caller's rules (their values
         too, so per user when a rule uses $CURRENT_* variables) and the schema version.
@@ -265,20 +325,60 @@ class ItemsService:
         return out
 
     def meta(self, query: Query | dict[str, Any] | None) -> dict[str, Any]:
-        """``total_count`` / ``filter_count`` (both under the caller's permissions)."""
+        """``total_count`` / ``filter_count`` (both under the caller's permissions), in one
+        statement: two scalar subqueries when both are asked; one count when the query
+        has no filter (then they are equal). With
+        ``estimate`` and a dialect that keeps statistics, the planner's estimate instead."""
         query = _as_query(query)
         ctx = self._context()
         coll = ctx.collection(self.collection)
         self.permissions.require(self.collection, "read")
-        out: dict[str, Any] = {}
+        kinds = [k for k in query.meta if k in ("total_count", "filter_count")]
+        if not kinds:
+            return {}
         with self._read_conn() as conn:
             reader = Reader(ctx, conn)
-            for kind in query.meta:
-                table = ctx.alias(coll)
-                where = reader.where(coll, table, query, with_query=(kind == "filter_count"))
-                count = conn.execute(sa.select(sa.func.count()).select_from(table).where(
-                    where)).scalar_one()
-                out[kind] = int(count)
+            table = ctx.alias(coll)
+            base = reader.where(coll, table, query, with_query=False)
+            narrowed = bool(query.filter or query.search)
+            full = reader.where(coll, table, query) if narrowed else base
+            counts = self._estimates(conn, table, base, full, kinds) if query.estimate \
+                else None
+            if counts is None:
+                counts = self._counts(conn, table, base, full, kinds, narrowed)
+        return {kind: counts[kind] for kind in query.meta if kind in counts}
+
+    @staticmethod
+    def _counts(conn: sa.Connection, table: Any, base: Any, full: Any, kinds: list[str],
+                narrowed: bool) -> dict[str, int]:
+        if not narrowed or kinds == ["total_count"]:
+            total = int(conn.execute(sa.select(sa.func.count()).select_from(table).where(
+                base)).scalar_one())
+            return {"total_count": total, "filter_count": total}
+        if kinds == ["filter_count"]:
+            return {"filter_count": int(conn.execute(sa.select(sa.func.count()).select_from(
+                table).where(full)).scalar_one())}
+        # two scalar subqueries in one statement: one round trip, and each count keeps
+        # its own plan (a CASE count in one scan could not use an index on the filter)
+        row = conn.execute(sa.select(
+            sa.select(sa.func.count()).select_from(table).where(base).scalar_subquery(),
+            sa.select(sa.func.count()).select_from(table).where(full).scalar_subquery(),
+        )).one()
+        return {"total_count": int(row[0]), "filter_count": int(row[1])}
+
+    def _estimates(self, conn: sa.Connection, table: Any, base: Any, full: Any,
+                   kinds: list[str]) -> dict[str, int] | None:
+        """The dialect's estimates (``estimate_count``), None where it has none."""
+        estimate = getattr(self.cms.dialect, "estimate_count", None)
+        if estimate is None:
+            return None
+        out: dict[str, int] = {}
+        for kind, cond in (("total_count", base), ("filter_count", full)):
+            if kind in kinds:
+                value = estimate(conn, sa.select(sa.literal(1)).select_from(table).where(cond))
+                if value is None:
+                    return None
+                out[kind] = value
         return out
 
     def keys_by_query(self, query: Query | dict[str, Any], action: str = "read") -> list[Any]:

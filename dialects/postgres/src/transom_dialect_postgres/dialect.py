@@ -8,6 +8,7 @@ Directus reports them.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -243,6 +244,47 @@ class PostgresDialect(Dialect):
 
         return self.on_conflict_upsert(insert, table, values, conflict_columns,
                                        update_columns)
+
+    # -- counts and streams -----------------------------------------------------------
+    #: a read of many rows may use a server-side cursor (``stream_results``)
+    supports_server_side_cursors: ClassVar[bool] = True
+
+    def estimate_count(self, connection: Connection, stmt: sa.Select[Any]) -> int | None:
+        """The planner's row estimate for ``stmt`` (``EXPLAIN``: statistics kept by
+        ANALYZE/autovacuum, no scan), or None when there are no statistics yet."""
+        compiled = stmt.compile(dialect=connection.dialect,
+                                compile_kwargs={"render_postcompile": True})
+        plan = connection.exec_driver_sql(
+            "EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params).scalar_one()
+        if isinstance(plan, str):
+            plan = json.loads(plan)
+        top = plan[0]["Plan"]
+        rows = top.get("Plan Rows")
+        for child in top.get("Plans") or ():  # an Aggregate's input holds the estimate
+            rows = child.get("Plan Rows", rows)
+        if rows is None:
+            return None
+        if not self._analyzed(connection, stmt):
+            return None
+        return int(rows)
+
+    @staticmethod
+    def _analyzed(connection: Connection, stmt: sa.Select[Any]) -> bool:
+        """Whether the tables of ``stmt`` have statistics (else EXPLAIN guesses)."""
+        for frm in stmt.get_final_froms():
+            table = getattr(frm, "element", frm)
+            name = getattr(table, "name", None)
+            if name is None:
+                return False
+            schema = getattr(table, "schema", None)
+            qualified = f"{_quote_ident(schema)}.{_quote_ident(name)}" if schema \
+                else _quote_ident(name)
+            tuples = connection.execute(sa.text(
+                "SELECT reltuples FROM pg_class WHERE oid = to_regclass(:name)"),
+                {"name": qualified}).scalar()
+            if tuples is None or tuples < 0:
+                return False
+        return True
 
     # -- errors -----------------------------------------------------------------------
     def replica_lag(self, connection: Connection) -> float | None:

@@ -77,6 +77,31 @@ class RelationsService(_SchemaService):
         table.append_constraint(fk)
         self.cms.dialect.drop_foreign_key(conn, fk)
 
+    def ensure_key_index(self, work: _Work, many: Collection, field_name: str) -> None:
+        """Index the relation's key column unless an index already starts with it: nested
+        reads fetch children with ``WHERE <fk> IN (...)`` and filters on relations join on
+        it, so without one every such read scans the whole many side (PostgreSQL and
+        SQLite never index a foreign key on their own; MySQL does, and is then skipped)."""
+        if many.is_view:
+            return  # a view has no indexes of its own
+        insp = sa.inspect(work.conn)
+        schema = self.schema_of(many)
+        for ix in insp.get_indexes(many.collection, schema=schema):
+            if (ix.get("column_names") or [None])[0] == field_name:
+                return
+        for uc in insp.get_unique_constraints(many.collection, schema=schema):
+            if (uc.get("column_names") or [None])[0] == field_name:
+                return
+        pk = insp.get_pk_constraint(many.collection, schema=schema)
+        if (pk.get("constrained_columns") or [None])[0] == field_name:
+            return
+        name = constraint_name(many.collection, field_name, "index")
+        table = self.table_of(many, sa.Column(field_name, sa.Integer()), metadata=sa.MetaData())
+        sa.Index(name, table.c[field_name]).create(work.conn)
+        work.undo.append(lambda c: self.cms.dialect.drop_index(
+            c, self.table_of(many, sa.Column(field_name, sa.Integer()),
+                             metadata=sa.MetaData()), name, False))
+
     # -- payload ------------------------------------------------------------------------
     def _schema_actions(self, schema_in: Any) -> tuple[str | None, str | None]:
         if not isinstance(schema_in, dict):
@@ -185,6 +210,7 @@ class RelationsService(_SchemaService):
             if actions is not None and related is not None and not has_fk \
                     and self.can_alter_constraints:
                 self.add_fk(work, coll, fname, related, *actions)
+            self.ensure_key_index(work, coll, fname)
             self.insert(work.conn, "directus_relations", {
                 **row, "many_collection": cname, "many_field": fname,
                 "one_collection": related_name})
