@@ -96,6 +96,7 @@ from .health import HealthCheck
 from .http import crud as item_routes
 from .http.context import client_ip, current_cms, get_accountability
 from .http.errors import render_error
+from .http.multipart import multipart_events
 from .http.pipeline import RequestStep
 from .http.responses import dumps, json_response, no_content, request_json
 from .kernel import Transom
@@ -111,6 +112,7 @@ from .schema.model import Collection, Field, SchemaSnapshot
 from .schema.raw import RawSchema
 from .schema.types import FieldType, field_type, field_types
 from .services.items import ItemsService
+from .services.revisions import revert as revert_revision
 from .services.schema import CollectionsService, FieldsService, RelationsService
 from .services.users import UsersService
 from .storage import LocalStorage, Storage, StorageFactory, StoredObject, safe_key, storages
@@ -205,9 +207,12 @@ __all__ = [
     "extract_token",
     "looks_like_jwt",
     "find_user",
+    "revert_revision",
     "DEFAULT_PROVIDER",
     "system_metadata",
     "flatten",
+    # a streamed multipart/form-data body, as events (uploads of any plugin)
+    "multipart_events",
     # once per deployment: claim a run (a cron tick) for every worker and instance
     "claim",
     # the limiters' shared store (RATE_LIMITER_STORE=redis), for counters of other plugins

@@ -36,7 +36,7 @@ from typing import Any, BinaryIO
 
 import sqlalchemy as sa
 from flask import Response, request
-from werkzeug.sansio.multipart import Data, Epilogue, File, MultipartDecoder, NeedData
+from werkzeug.sansio.multipart import Data, File
 
 from .. import hookimpl
 from ..errors import (
@@ -47,6 +47,7 @@ from ..errors import (
     UnsupportedMediaTypeError,
 )
 from ..http.context import current_cms, get_accountability
+from ..http.multipart import multipart_events
 from ..http.openapi import Blueprint
 from ..http.responses import no_content, request_json
 from ..query import parse_query_dict
@@ -70,27 +71,7 @@ UNBOUNDED = 1 << 60
 # -- reading the upload -----------------------------------------------------------------
 def multipart_file(stream: BinaryIO, boundary: str) -> tuple[str, str | None, Iterator[bytes]]:
     """The first file of a multipart body: ``(filename, content type, chunks)``, streamed."""
-    decoder = MultipartDecoder(boundary.encode("latin-1"))
-
-    def events() -> Iterator[Any]:
-        done = False
-        while True:
-            try:
-                event = decoder.next_event()
-            except ValueError as exc:
-                raise InvalidPayloadError(f"Malformed multipart body: {exc}") from exc
-            if isinstance(event, NeedData):
-                if done:
-                    raise InvalidPayloadError("Malformed multipart body: it ends too early")
-                chunk = stream.read(CHUNK)
-                done = not chunk
-                decoder.receive_data(chunk or None)
-            elif isinstance(event, Epilogue):
-                return
-            else:
-                yield event
-
-    it = events()
+    it = multipart_events(stream, boundary, CHUNK)
     for event in it:
         if isinstance(event, File):
             def chunks() -> Iterator[bytes]:

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
+from werkzeug.sansio.multipart import Data, Field, File
 
-from transom.api import InvalidPayloadError
+from transom.api import InvalidPayloadError, multipart_events
 
 CHUNK = 64 * 1024
 MAX_FIELD = 1024 * 1024
@@ -30,23 +30,7 @@ class Part:
 
 
 def _events(stream: BinaryIO, boundary: bytes) -> Iterator[Any]:
-    decoder = MultipartDecoder(boundary)
-    done = False
-    while True:
-        try:
-            event = decoder.next_event()
-        except ValueError as exc:
-            raise InvalidPayloadError(f"Malformed multipart body: {exc}") from exc
-        if isinstance(event, NeedData):
-            if done:
-                raise InvalidPayloadError("Malformed multipart body: it ends too early")
-            chunk = stream.read(CHUNK)
-            done = not chunk
-            decoder.receive_data(chunk or None)
-        elif isinstance(event, Epilogue):
-            return
-        else:
-            yield event
+    return multipart_events(stream, boundary, CHUNK)
 
 
 def read_parts(stream: BinaryIO, boundary: str,
