@@ -73,7 +73,7 @@ def test_login_creates_user_with_group_role_and_links_next_time(
     assert _users(app, slapd_server.dn("bob"))[0]["role"] == fallback
 
 
-@pytest.mark.backends("sqlite", "postgres")
+@pytest.mark.backends("sqlite", "postgres", "mysql")
 def test_refusals(backend: str, make_app: Any, slapd_server: Any) -> None:
     app = make_app(slapd_server.settings())
     client = app.test_client()
@@ -102,7 +102,7 @@ def test_refusals(backend: str, make_app: Any, slapd_server: Any) -> None:
     assert _login(client, "alice", ALICE, "nope").status_code == 404
 
 
-@pytest.mark.backends("sqlite", "postgres")
+@pytest.mark.backends("sqlite", "postgres", "mysql")
 def test_sso_user_cannot_use_a_password_and_local_user_is_not_taken_over(
         backend: str, make_app: Any, slapd_server: Any, admin_headers: dict[str, str]
 ) -> None:
@@ -163,7 +163,7 @@ def test_directory_down_is_503(backend: str, make_app: Any, slapd_server: Any) -
     assert resp.get_json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
 
 
-@pytest.mark.backends("sqlite", "postgres")
+@pytest.mark.backends("sqlite", "postgres", "mysql")
 def test_live_server_two_workers(backend: str, live_server: Any, slapd_server: Any) -> None:
     # the shared per-account attempt counter stays on: concurrent logins of one user must
     # not trip over it either

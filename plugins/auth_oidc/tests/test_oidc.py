@@ -72,7 +72,7 @@ def test_login_creates_the_user_then_links_it(
     assert [u["id"] for u in _users(app, f"ann-{backend}")] == [ann["id"]]
 
 
-@pytest.mark.backends("sqlite", "postgres")
+@pytest.mark.backends("sqlite", "postgres", "mysql")
 def test_registration_closed_refuses_unknown_users(
         backend: str, make_app: Any, oidc_idp: Any, browser_cls: Any) -> None:
     app = make_app(oidc_idp.settings(ALLOW_PUBLIC_REGISTRATION="false",
@@ -89,7 +89,7 @@ def test_registration_closed_refuses_unknown_users(
     assert _users(app, "stranger") == []
 
 
-@pytest.mark.backends("sqlite", "postgres")
+@pytest.mark.backends("sqlite", "postgres", "mysql")
 def test_redirect_allow_list_and_session_cookie(
         backend: str, make_app: Any, oidc_idp: Any, browser_cls: Any) -> None:
     app = make_app(oidc_idp.settings(REDIRECT_ALLOW_LIST="https://app.example.com/after"))
@@ -115,7 +115,7 @@ def test_redirect_allow_list_and_session_cookie(
                       query_string={"redirect": "/admin/content"}).status_code == 302
 
 
-@pytest.mark.backends("sqlite", "postgres")
+@pytest.mark.backends("sqlite", "postgres", "mysql")
 def test_state_nonce_and_code_tampering_are_refused(
         backend: str, make_app: Any, oidc_idp: Any, browser_cls: Any) -> None:
     app = make_app(oidc_idp.settings())
@@ -173,7 +173,7 @@ def test_state_nonce_and_code_tampering_are_refused(
     assert (status, _code(body)) == (401, "INVALID_CREDENTIALS")
 
 
-@pytest.mark.backends("sqlite", "postgres")
+@pytest.mark.backends("sqlite", "postgres", "mysql")
 def test_sso_users_have_no_password_login(
         backend: str, make_app: Any, oidc_idp: Any, browser_cls: Any,
         admin_headers: dict[str, str]) -> None:
@@ -203,7 +203,7 @@ def test_sso_users_have_no_password_login(
     assert client.get("/auth/login/nope").status_code == 404
 
 
-@pytest.mark.backends("sqlite", "postgres")
+@pytest.mark.backends("sqlite", "postgres", "mysql")
 def test_live_login_started_and_finished_on_different_instances(
         backend: str, live_server: Any, oidc_idp: Any, browser_cls: Any) -> None:
     first = live_server(backend, workers=2, env=oidc_idp.settings())
@@ -230,7 +230,7 @@ def test_live_login_started_and_finished_on_different_instances(
     assert user["data"] == {"provider": "google", "external_identifier": f"liv-{backend}"}
 
 
-@pytest.mark.backends("sqlite", "postgres")
+@pytest.mark.backends("sqlite", "postgres", "mysql")
 def test_oauth2_driver_and_cookie_mode(backend: str, make_app: Any, oidc_idp: Any,
                                        browser_cls: Any) -> None:
     """A plain OAuth2 provider (no ID token: the profile URL says who it is), answering the

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from transom_flows import get_state
 
 from transom.testing.plugin import ADMIN_TOKEN
@@ -183,19 +182,6 @@ def test_env_allow_list(make_api, flow_builder, backend, monkeypatch):
                        [{"key": "e", "type": "transform", "options": {"json": "{{ $env }}"}}]
                        )["id"]
     assert api.call("POST", f"/flows/trigger/{fid}", {}).get_json() == {"FLOW_VISIBLE": "yes"}
-
-
-@pytest.mark.parametrize("allowed", ["false", "true"])
-def test_exec_is_refused(make_api, flow_builder, backend, allowed):
-    api = make_api({"FLOWS_EXEC_ALLOWED": allowed})
-    fid = flow_builder(api.ok, {"name": "exec", **WEBHOOK},
-                       [{"key": "s", "type": "exec",
-                         "options": {"code": "module.exports = () => 1"}}])["id"]
-    r = api.call("POST", f"/flows/trigger/{fid}", {})
-    assert r.status_code == 400
-    message = r.get_json()["errors"][0]["message"]
-    assert ("disabled" in message) == (allowed == "false")
-    assert ("no safe sandbox" in message) == (allowed == "true")
 
 
 def test_bad_bodies_and_loops_end_cleanly(api, flow, backend):

@@ -126,3 +126,48 @@ def test_server_health_is_the_rest_document(gql, client, admin_headers):
     assert "checks" in data  # admins get the details
     anon = gql("{ server_health }", headers={}, path=SYSTEM).get_json()["data"]
     assert anon == {"server_health": {"status": rest_body["status"]}}
+
+
+ME_RULE = {"id": {"_eq": "$CURRENT_USER"}}
+
+
+def test_update_users_me_is_patch_users_me(gql, client, admin_headers, make_user):
+    # the admin: the update is the one PATCH /users/me makes, read back with the selection
+    done = gql.data('mutation { update_users_me(data: {first_name: "Ada", '
+                    'last_name: "L"}) { first_name last_name email } }',
+                    path=SYSTEM)["update_users_me"]
+    me = rest(client, admin_headers, "/users/me?fields=first_name,last_name,email")
+    assert done == me and me["first_name"] == "Ada"
+    # a user who may update only their own first_name
+    user = make_user([
+        {"collection": "directus_users", "action": "read", "fields": ["*"],
+         "permissions": ME_RULE},
+        {"collection": "directus_users", "action": "update", "fields": ["first_name", "email"],
+         "permissions": ME_RULE}])
+    headers = user["headers"]
+    done = gql.data('mutation { update_users_me(data: {first_name: "Grace"}) '
+                    "{ id first_name } }", headers=headers, path=SYSTEM)["update_users_me"]
+    assert done == {"id": user["user"]["id"], "first_name": "Grace"}
+    assert rest(client, headers, "/users/me?fields=first_name") == {"first_name": "Grace"}
+    # fields the user may not update are not in the input type (refused before any write)
+    resp = gql('mutation { update_users_me(data: {last_name: "X"}) { id } }',
+               headers=headers, path=SYSTEM)
+    assert resp.get_json()["errors"] and resp.get_json().get("data") is None
+    assert rest(client, headers, "/users/me?fields=last_name") == {"last_name": None}
+
+
+def test_update_users_me_refuses_what_rest_refuses(gql, client, admin_headers):
+    rest_answer = client.patch("/users/me", json={"email": "not-an-email"},
+                               headers=admin_headers)
+    assert rest_answer.status_code == 400
+    code = rest_answer.get_json()["errors"][0]["extensions"]["code"]
+    resp = gql('mutation { update_users_me(data: {email: "not-an-email"}) { email } }',
+               path=SYSTEM)
+    body = resp.get_json()
+    assert body["data"]["update_users_me"] is None
+    assert body["errors"][0]["extensions"]["code"] == code
+    assert "@" in rest(client, admin_headers, "/users/me?fields=email")["email"]
+    # anonymous callers have no user to update
+    anon = gql('mutation { update_users_me(data: {first_name: "x"}) { id } }', headers={},
+               path=SYSTEM).get_json()
+    assert anon["errors"] and not (anon.get("data") or {}).get("update_users_me")

@@ -29,6 +29,7 @@ from transom.api import (
     TransomError,
 )
 
+from .sandbox import Limits, ScriptError, run_script
 from .templates import FilterSyntaxError, matches
 
 if TYPE_CHECKING:
@@ -287,12 +288,20 @@ def op_trigger(ctx: RunContext, options: dict[str, Any]) -> Any:
 
 
 def op_exec(ctx: RunContext, options: dict[str, Any]) -> Any:
-    if not ctx.cms.config.get("FLOWS_EXEC_ALLOWED"):
+    """Run Script: ``main(data)`` from ``code`` in the sandbox (see sandbox.py)."""
+    config = ctx.cms.config
+    if not config.get("FLOWS_EXEC_ALLOWED"):
         raise OperationError("Script operations are disabled (FLOWS_EXEC_ALLOWED is false)")
-    # Directus runs JavaScript in an isolated V8; Python cannot confine code it runs in
-    # process (or in a child without OS-level isolation), so scripts are refused.
-    raise OperationError("Script operations have no safe sandbox in Transom and are refused; "
-                         "use transform, condition and request operations instead")
+    code = options.get("code")
+    if not isinstance(code, str) or not code.strip():
+        raise InvalidPayloadError('"code" is required')
+    limits = Limits(timeout=float(config.get("FLOWS_EXEC_TIMEOUT") or 10.0),
+                    max_memory=int(config.get("FLOWS_EXEC_MAX_MEMORY") or 64) * 1024 * 1024,
+                    modules=tuple(config.get("FLOWS_EXEC_ALLOWED_MODULES") or ()))
+    try:
+        return run_script(code, ctx.data, limits)
+    except ScriptError as exc:
+        raise OperationError(str(exc)) from exc
 
 
 OPERATIONS: dict[str, Handler] = {

@@ -135,6 +135,10 @@ def _read_back_one(svc: ItemsService, key: Any, info: GraphQLResolveInfo) -> Any
     return svc.read_one(key, planner.query(level))
 
 
+#: public for system_extras' ``update_users_me``
+read_back_one = _read_back_one
+
+
 def _read_back_many(svc: ItemsService, keys: list[Any], info: GraphQLResolveInfo,
                     args: dict[str, Any]) -> Any:
     if not keys:

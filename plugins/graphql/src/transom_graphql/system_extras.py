@@ -16,7 +16,9 @@ route's error. Cookies the route sets (``mode: cookie|session``) are copied onto
 response by ``routes.py`` (:data:`SET_COOKIE_KEY`).
 
 ``server_health`` answers ``/server/health``'s document the same way (a GET with the
-caller's token, so admins get the checks). Not here (yet): ``update_users_me``.
+caller's token, so admins get the checks). ``update_users_me`` updates the caller with
+``UsersService`` (the service of ``PATCH /users/me``: email format, password policy, hooks)
+and reads the user back with the selection, typed as the generated ``directus_users``.
 """
 
 from __future__ import annotations
@@ -45,16 +47,19 @@ from transom.api import (
     CollectionsService,
     FieldsService,
     ForbiddenError,
+    InvalidCredentialsError,
     InvalidPayloadError,
     ItemsService,
     RelationsService,
     TransomError,
+    UsersService,
     __version__,
     hash_password,
     limit_settings,
     verify_password,
 )
 
+from .resolvers import read_back_one
 from .scalars import GraphQLBigInt, GraphQLJSON
 
 #: ``request.environ`` key of the cookies internal auth requests set (see routes.py)
@@ -316,9 +321,35 @@ def query_fields() -> dict[str, GraphQLField]:
     }
 
 
-def mutation_fields() -> dict[str, GraphQLField]:
-    """The system ``Mutation`` roots: ``auth_*`` and Directus's ``/utils`` helpers."""
+def _update_users_me(_root: Any, info: GraphQLResolveInfo, data: Any) -> Any:
+    """``PATCH /users/me``: the same service and checks, then the user read back."""
+    c = _ctx(info)
+    user = c.accountability.user
+    if user is None:
+        raise InvalidCredentialsError()
+    svc = UsersService(c.cms, c.accountability)
+    svc.update_one(user, dict(data))
+    return read_back_one(svc, user, info)
+
+
+def users_me_mutation(builder: Any) -> dict[str, GraphQLField]:
+    """``update_users_me(data: update_directus_users_input!)``, when the schema has the
+    user type and the caller may update some field of a user."""
+    if builder is None or "directus_users" not in builder.types:
+        return {}
+    update = builder.input_type("directus_users", "update")
+    if update is None:
+        return {}
+    return {"update_users_me": GraphQLField(
+        builder.object_type("directus_users"),
+        args={"data": GraphQLArgument(GraphQLNonNull(update))}, resolve=_update_users_me)}
+
+
+def mutation_fields(builder: Any = None) -> dict[str, GraphQLField]:
+    """The system ``Mutation`` roots: ``auth_*``, ``update_users_me`` (needs the schema
+    ``builder`` for the user types) and Directus's ``/utils`` helpers."""
     return {
+        **users_me_mutation(builder),
         **auth_mutations(),
         "utils_random_string": GraphQLField(_S, args={"length": GraphQLArgument(GraphQLInt)},
                                             resolve=_random_string),
