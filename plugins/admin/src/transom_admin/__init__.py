@@ -12,7 +12,7 @@ from typing import Any
 
 from transom.api import hookimpl
 
-from . import access_views, auth_views, content_views, model_views  # noqa: F401 - routes
+from . import access_views, auth_views, content_views, history_views, model_views  # noqa: F401 - routes
 from .common import bp
 
 

@@ -6,13 +6,17 @@ policies allow of ``directus_users`` / ``directus_roles`` and gets a 403 for the
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import redirect, request
 
-from transom.api import TransomError
+from transom.api import FailedValidationError, ForbiddenError, TransomError
 
 from .common import bp, context, errors_by_field, page, signed_in
+
+COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
+LANGUAGES = "languages"
 
 
 @bp.get("/admin/users")
@@ -67,15 +71,54 @@ def project_settings() -> Any:
     errors: dict[str, str] = {}
     general: list[str] = []
     if request.method == "POST":
+        data = {"project_name": request.form.get("project_name", "")}
+        color = request.form.get("project_color", "").strip()
+        if color:
+            data["project_color"] = color
         try:
-            settings.upsert_singleton({"project_name": request.form.get("project_name", "")})
+            if color and not COLOR.fullmatch(color):
+                raise FailedValidationError("project_color", "regex",
+                                            "Enter a colour like #6644FF.")
+            settings.upsert_singleton(data)
         except TransomError as exc:
             errors, general = errors_by_field(exc)
         else:
             return redirect("/admin/settings/project?saved=1")
-    current = settings.read_singleton({"fields": ["project_name"]})
+    current = settings.read_singleton({"fields": ["project_name", "project_color"]})
     return page("admin/settings.html", 400 if errors or general else 200,
-                settings=current, errors=errors, general=general)
+                settings=current, errors=errors, general=general,
+                languages=_languages(ctx))
+
+
+def _languages(ctx: Any) -> list[dict[str, Any]] | None:
+    """The rows of the ``languages`` collection, or None when there is no such collection."""
+    if ctx.cms.schema.get(LANGUAGES) is None:
+        return None
+    return ctx.services.items(LANGUAGES).read_by_query({"sort": ["code"], "limit": -1})
+
+
+@bp.post("/admin/settings/languages")
+@signed_in
+def language_add() -> Any:
+    """Add a content language (through the items service: permissions and validation)."""
+    ctx = context()
+    if ctx.cms.schema.get(LANGUAGES) is None:
+        raise ForbiddenError()
+    data = {k: request.form.get(k, "").strip() for k in ("code", "name", "direction")}
+    data = {k: v for k, v in data.items() if v and k in ctx.cms.schema.get(LANGUAGES).fields}
+    errors: dict[str, str] = {}
+    general: list[str] = []
+    try:
+        if not data.get("code"):
+            raise FailedValidationError("code", "required", "Enter a language code.")
+        ctx.services.items(LANGUAGES).create_one(data)
+    except TransomError as exc:
+        errors, general = errors_by_field(exc)
+        settings = ctx.services.items("directus_settings").read_singleton(
+            {"fields": ["project_name", "project_color"]})
+        return page("admin/settings.html", 400, settings=settings, errors=errors,
+                    general=general, languages=_languages(ctx), language_form=data)
+    return redirect("/admin/settings/project?language=1")
 
 
 ACTIONS = ("create", "read", "update", "delete")

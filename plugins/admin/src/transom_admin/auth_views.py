@@ -13,7 +13,7 @@ from flask import redirect, render_template, request
 
 from transom.api import TransomError, current_cms, get_accountability
 
-from . import setup
+from . import setup, sso
 from .common import bp, errors_by_field
 
 
@@ -67,7 +67,8 @@ def login_page() -> Any:
     target = _safe_next(request.args.get("next"))
     if get_accountability().user is not None:
         return redirect(target)
-    return render_template("admin/login.html", next=target,
+    links, forms = sso.buttons()
+    return render_template("admin/login.html", next=target, sso_links=links, sso_forms=forms,
                            created=bool(request.args.get("created")), acc=None, nav=[])
 
 

@@ -10,7 +10,7 @@ from flask import redirect, request
 
 from transom.api import ExtensionContext, ForbiddenError, InvalidQueryError, TransomError
 
-from . import forms
+from . import forms, relations, translations
 from .common import bp, context, errors_by_field, page, signed_in
 
 PAGE_SIZE = 25
@@ -111,8 +111,20 @@ def _form(ctx: ExtensionContext, collection: str, key: str | None) -> Any:
     else:
         shown = {w.name: forms.display(w, values.get(w.name)) for w in ws}
     status = 400 if errors or general else 200
+    panels = relations.panels(ctx, collection, key, fields) if key is not None else []
+    tabs = translations.tabs(ctx, collection, key, fields, request.args.get("lang")) \
+        if key is not None else None
     return page("admin/item_form.html", status, collection=collection, key=key, widgets=ws,
-                values=shown, errors=errors, general=general)
+                values=shown, errors=errors, general=general, panels=panels, tabs=tabs)
+
+
+@bp.post("/admin/content/<collection>/<key>/translations/<code>")
+@signed_in
+def item_translation(collection: str, key: str, code: str) -> Any:
+    """Save one language's translation of an item."""
+    ctx = context()
+    translations.save(ctx, collection, key, _fields(ctx, collection), code, request.form)
+    return redirect(f"/admin/content/{collection}/{key}?" + urlencode({"lang": code}))
 
 
 @bp.route("/admin/content/<collection>/+", methods=["GET", "POST"])
@@ -125,6 +137,20 @@ def item_create(collection: str) -> Any:
 @signed_in
 def item_edit(collection: str, key: str) -> Any:
     return _form(context(), collection, key)
+
+
+@bp.post("/admin/content/<collection>/<key>/links/<name>")
+@signed_in
+def item_link(collection: str, key: str, name: str) -> Any:
+    """Add (``add`` = far key) or remove (``remove`` = junction row) an m2m link."""
+    ctx = context()
+    if request.form.get("add"):
+        relations.link(ctx, collection, key, name, request.form["add"])
+    elif request.form.get("remove"):
+        relations.unlink(ctx, collection, key, name, request.form["remove"])
+    else:
+        raise InvalidQueryError('Send "add" or "remove".')
+    return redirect(f"/admin/content/{collection}/{key}#rel-{name}")
 
 
 @bp.post("/admin/content/<collection>/<key>/delete")

@@ -11,8 +11,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import current_app, request
+
 from transom.api import ErrorGroup, ExtensionContext, FailedValidationError, TransomError
 
+FILES = "directus_files"
 NUMBER_TYPES = {"integer", "bigInteger", "float", "decimal"}
 SKIPPED_SPECIALS = {"user-created", "user-updated", "date-created", "date-updated", "o2m",
                     "m2m", "m2a", "alias", "no-data", "group", "translations", "files"}
@@ -90,12 +93,21 @@ def widgets(ctx: ExtensionContext, collection: str,
                 else:
                     w.choices.append((str(choice), str(choice)))
         elif related:
+            if related == FILES and uploads_enabled():
+                w.interface = "image" if (meta.get("interface") or "") == "file-image" \
+                    else "file"
             w.choices = _related_choices(ctx, related)
             if w.choices is None:
                 w.interface = "input"
                 w.choices = []
         out.append(w)
     return out
+
+
+def uploads_enabled() -> bool:
+    """Whether a files plugin answers ``POST /files`` (the upload interface needs it)."""
+    urls = current_app.url_map.bind_to_environ(request.environ)
+    return bool(urls.test("/files", method="POST"))
 
 
 def _related_choices(ctx: ExtensionContext, related: str) -> Any:
@@ -169,7 +181,7 @@ def _convert(w: Widget, text: str) -> Any:
             raise ValueError("Enter valid JSON.") from None
     if w.interface == "tags":
         return [t.strip() for t in text.split(",") if t.strip()]
-    if w.interface == "m2o" and w.type in ("integer", "bigInteger"):
+    if w.interface in ("m2o", "file", "image") and w.type in ("integer", "bigInteger"):
         try:
             return int(text)
         except ValueError:

@@ -55,3 +55,38 @@
     });
   });
 })();
+/* File fields: upload the chosen file to POST /files (the files service, as the signed-in
+   user), then select the new file's id in the field's list and preview it via /assets. */
+(function () {
+  "use strict";
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.dataset || !input.dataset.upload || !input.files.length) { return; }
+    var box = input.closest("[data-upload-for]");
+    var status = box.querySelector("[data-upload-status]");
+    var select = document.getElementById(input.dataset.target);
+    var body = new FormData();
+    body.append("file", input.files[0]);
+    status.textContent = "Uploading…";
+    fetch(input.dataset.upload, {method: "POST", credentials: "same-origin", body: body,
+                                 headers: {"Accept": "application/json"}})
+      .then(function (resp) { return resp.json().then(function (json) { return [resp, json]; }); })
+      .then(function (pair) {
+        var resp = pair[0], json = pair[1];
+        if (!resp.ok) {
+          status.textContent = (json.errors || [{message: "Upload failed."}])[0].message;
+          return;
+        }
+        var file = json.data;
+        var option = document.createElement("option");
+        option.value = file.id;
+        option.textContent = file.title || file.filename_download || file.id;
+        select.appendChild(option);
+        select.value = file.id;
+        var preview = box.querySelector("[data-preview]");
+        if (preview) { preview.src = "/assets/" + file.id + "?width=160"; preview.hidden = false; }
+        status.textContent = "Uploaded " + option.textContent + ". Save to keep it.";
+      })
+      .catch(function () { status.textContent = "The server could not be reached."; });
+  });
+})();
