@@ -108,6 +108,7 @@ from .plugins import flatten
 from .query import Query, has_dynamic_variables, parse_query_dict
 from .query.model import limit_settings
 from .ratelimit import connect_redis, limiter_key_prefix, limiter_redis_url, safe_url
+from .schedule import croniter_expression, next_time, scheduler_enabled
 from .schema.model import Collection, Field, SchemaSnapshot
 from .schema.raw import RawSchema
 from .schema.types import FieldType, field_type, field_types
@@ -215,6 +216,10 @@ __all__ = [
     "multipart_events",
     # once per deployment: claim a run (a cron tick) for every worker and instance
     "claim",
+    # cron expressions as Directus writes them, and the kernel's rule for running cron jobs
+    "croniter_expression",
+    "next_time",
+    "scheduler_enabled",
     # the limiters' shared store (RATE_LIMITER_STORE=redis), for counters of other plugins
     "limiter_redis_url",
     "limiter_key_prefix",

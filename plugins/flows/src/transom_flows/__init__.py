@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from transom.api import Filter, Listener, Setting, hookimpl
+from transom.api import Filter, Listener, Setting, hookimpl, scheduler_enabled
 
 from .engine import Engine, Run
 from .routes import bp
@@ -74,14 +74,6 @@ def register_blueprints(cms: Any) -> Any:
 @hookimpl
 def init_app(cms: Any, app: Any) -> None:
     get_state(cms)
-
-
-def scheduler_enabled(config: Any) -> bool:
-    """The kernel's rule for cron jobs: ``SCHEDULER``, else on unless ``TESTING``."""
-    explicit = config.get("SCHEDULER")
-    if explicit is not None:
-        return bool(explicit)
-    return not config.get("TESTING")
 
 
 @hookimpl

@@ -19,11 +19,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
-from croniter import croniter
-
-from transom.api import InvalidPayloadError, TransomError, claim
-
-from .validation import cron_expression
+from transom.api import InvalidPayloadError, TransomError, claim, next_time
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -97,7 +93,7 @@ def on_filter(engine: Engine, payload: Any, meta: dict[str, Any], context: Any) 
 # -- schedules --------------------------------------------------------------------------------
 def next_fire(cron: str, after: dt.datetime) -> dt.datetime | None:
     try:
-        return croniter(cron_expression(cron), after).get_next(dt.datetime)
+        return next_time(cron, after)
     except (ValueError, KeyError):
         return None
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from croniter import croniter
 
-from transom.api import InvalidPayloadError, ItemsService
+from transom.api import InvalidPayloadError, ItemsService, croniter_expression
 
 from .operations import OPERATIONS
 from .store import TRIGGERS, _options
@@ -19,21 +19,11 @@ METHODS = ("GET", "POST")
 ITERATION = ("serial", "batch", "parallel")
 
 
-def cron_expression(cron: str) -> str:
-    """Directus's 6-field form has seconds first; croniter wants them last."""
-    fields = cron.split()
-    if len(fields) == 6:
-        fields = [*fields[1:], fields[0]]
-    elif len(fields) != 5:
-        raise ValueError(f"a cron expression has 5 or 6 fields, not {len(fields)}")
-    return " ".join(fields)
-
-
 def valid_cron(cron: Any) -> bool:
     if not isinstance(cron, str):
         return False
     try:
-        return bool(croniter.is_valid(cron_expression(cron)))
+        return bool(croniter.is_valid(croniter_expression(cron)))
     except ValueError:
         return False
 
