@@ -12,7 +12,7 @@ from flask import Response, request, stream_with_context
 
 from ..errors import InvalidPayloadError, TransomError
 from ..query import Query, parse_query
-from ..query.export import export_filename, export_items, stream_json_export
+from ..query.export import EXPORT_TYPES, export_filename, export_items, stream_export
 from ..services.items import ItemsService
 from .responses import dumps, json_response, no_content, request_json
 
@@ -38,7 +38,13 @@ def list_response(svc: ItemsService, query: Query, data: Any) -> Response:
 
 
 def export_response(collection: str, items: Any, fmt: str) -> Response:
-    content, mimetype, ext = export_items(items if isinstance(items, list) else [items], fmt)
+    content = export_items(items if isinstance(items, list) else [items], fmt)[0]
+    return _attachment(collection, fmt, content)
+
+
+def _attachment(collection: str, fmt: str, content: Any) -> Response:
+    """An export download: its type and Directus's attachment name."""
+    mimetype = EXPORT_TYPES[fmt][0]
     name = export_filename(collection, fmt, dt.datetime.now(dt.UTC))
     # a type that names its charset is sent as is (``mimetype=`` would append a second one)
     resp = Response(content, content_type=mimetype) if "charset=" in mimetype else \
@@ -56,11 +62,31 @@ def keyset_response(svc: ItemsService, query: Query) -> Response:
     return json_response({"meta": {**meta, "next_cursor": cursor}, "data": data})
 
 
-def streamable(query: Query) -> bool:
-    """``limit=-1`` reads and JSON exports are streamed (docs/performance.md)."""
+#: field types whose values are objects with keys of their own (a CSV header cannot know them)
+_FREE_FORM = frozenset({"json", "csv", "geometry", "geometry.Point", "geometry.LineString",
+                        "geometry.Polygon", "geometry.MultiPoint", "geometry.MultiLineString",
+                        "geometry.MultiPolygon"})
+
+
+def _csv_header_is_known(svc: ItemsService, query: Query) -> bool:
+    """Whether a CSV header taken from the first chunk covers every later row: only when no
+    requested value is an object whose keys vary by row (a JSON field, a relation that may be
+    null or point to different collections). Otherwise the export is buffered, as before, so
+    that no value is ever dropped from a column the header lacks."""
+    if any("." in f for f in (query.fields or ["*"])):
+        return False
+    fields = svc.coll().fields.values()
+    return not any(f.type in _FREE_FORM or f.is_alias for f in fields)
+
+
+def streamable(query: Query, svc: ItemsService | None = None) -> bool:
+    """``limit=-1`` reads and exports are streamed (docs/performance.md); CSV only when its
+    header is known from the first chunk."""
     if query.aggregate or query.group:
         return False
-    return query.export == "json" or (query.export is None and query.limit == -1)
+    if query.export in ("csv", "csv_utf8"):
+        return svc is not None and _csv_header_is_known(svc, query)
+    return query.export is not None or query.limit == -1
 
 
 def stream_response(svc: ItemsService, query: Query) -> Response:
@@ -74,12 +100,9 @@ def stream_response(svc: ItemsService, query: Query) -> Response:
         yield first
         yield from chunks
 
-    if query.export == "json":
-        resp = Response(stream_with_context(stream_json_export(all_chunks())),
-                        mimetype="application/json")
-        name = export_filename(svc.collection, "json", dt.datetime.now(dt.UTC))
-        resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-        return resp
+    if query.export:
+        return _attachment(svc.collection, query.export,
+                           stream_with_context(stream_export(all_chunks(), query.export)))
 
     def body() -> Any:
         yield (b'{"meta":' + dumps(meta) + b',"data":[') if meta is not None \
@@ -128,7 +151,7 @@ def list_items(svc: ItemsService) -> Response:
         data = svc.read_many(body["keys"], query)
     elif query.keyset or query.after:
         return keyset_response(svc, query)
-    elif streamable(query):
+    elif streamable(query, svc):
         return stream_response(svc, query)
     else:
         data = svc.read_by_query(query)

@@ -73,6 +73,22 @@ def stream_json_export(chunks: Iterable[list[Any]]) -> Iterator[bytes]:
     yield b"[]" if first else b"\n]"
 
 
+def stream_export(chunks: Iterable[list[Any]], fmt: str) -> Iterator[bytes]:
+    """The bytes of :func:`export_items` for items that arrive in chunks, written as they
+    come so memory stays bounded by a chunk. JSON, XML and YAML are byte for byte the
+    buffered document; CSV is too whenever its header (taken from the first chunk, see
+    :func:`stream_csv_export`) covers every later row."""
+    if fmt not in EXPORT_TYPES:
+        raise InvalidQueryError(f'"export" must be one of [{", ".join(EXPORT_FORMATS)}]')
+    if fmt == "json":
+        return stream_json_export(chunks)
+    if fmt in ("csv", "csv_utf8"):
+        return stream_csv_export(chunks, bom=fmt == "csv_utf8")
+    if fmt == "xml":
+        return stream_xml_export(chunks)
+    return stream_yaml_export(chunks)
+
+
 def _plain_scalar(value: Any) -> Any:
     plain = _plain(value)
     if plain is value:
@@ -153,6 +169,79 @@ def _to_csv(rows: list[Any]) -> str:
     return "\n".join(lines)
 
 
+def _csv_header(rows: Iterable[Any]) -> list[str]:
+    header: dict[str, None] = {}
+    for row in rows:
+        cells: dict[str, Any] = {}
+        _flatten(row if isinstance(row, Mapping) else {"value": row}, "", cells)
+        header.update(dict.fromkeys(cells))
+    return list(header)
+
+
+def _place(value: Any, name: str, columns: set[str], branches: set[str],
+           out: dict[str, Any]) -> bool:
+    """Put ``value`` (the field ``name``) into the fixed ``columns``: flattened where the
+    header has its sub-columns, otherwise as JSON in its own column. False when part of
+    it has no column at all."""
+    if isinstance(value, Mapping) and value and name in branches:
+        placed = True
+        for key, sub in value.items():
+            placed = _place(sub, f"{name}.{key}", columns, branches, out) and placed
+        if not placed and name in columns:
+            out[name] = value  # a key the header lacks: the whole object, as JSON
+            return True
+        return placed
+    if name in columns:
+        out[name] = value
+        return True
+    return False
+
+
+def stream_csv_export(chunks: Iterable[list[Any]], *, bom: bool = False) -> Iterator[bytes]:
+    """CSV written chunk by chunk. A CSV header comes first, so it is the buffered header
+    of the *first* chunk (every row's flattened keys, in order): identical to
+    :func:`export_items` when the answer fits in one chunk or the first chunk shows every
+    column. A later row's nested key that the header lacks goes, with its whole object,
+    into the nearest parent column as JSON; with no such column it is left out
+    (docs/performance.md)."""
+    header: list[str] | None = None
+    columns: set[str] = set()
+    branches: set[str] = set()
+    for chunk in chunks:
+        if header is None:
+            if not chunk:
+                continue
+            header = _csv_header(chunk)
+            if not header:  # objects without fields: no columns, as buffered
+                break
+            columns = set(header)
+            branches = {p for c in header for p in _prefixes(c)}
+            lines = [(_BOM if bom else "") + ",".join(_csv_cell(n) for n in header)]
+            for row in chunk:
+                cells: dict[str, Any] = {}
+                _flatten(row if isinstance(row, Mapping) else {"value": row}, "", cells)
+                lines.append(",".join(_csv_cell(cells.get(n)) for n in header))
+            yield "\n".join(lines).encode("utf-8")
+            continue
+        out: list[str] = []
+        for row in chunk:
+            cells = {}
+            for key, sub in (row if isinstance(row, Mapping) else {"value": row}).items():
+                _place(sub, str(key), columns, branches, cells)
+            out.append("\n" + ",".join(_csv_cell(cells.get(n)) for n in header))
+        if out:
+            yield "".join(out).encode("utf-8")
+    if not header:
+        yield (_BOM if bom else "").encode("utf-8")
+
+
+def _prefixes(column: str) -> Iterator[str]:
+    """``"a.b.c"`` -> ``"a"``, ``"a.b"``: the objects a flattened column sits in."""
+    parts = column.split(".")
+    for i in range(1, len(parts)):
+        yield ".".join(parts[:i])
+
+
 # --------------------------------------------------------------------------- XML
 
 
@@ -196,3 +285,34 @@ def _to_xml(rows: list[Any]) -> bytes:
         _xml_fill(ET.SubElement(root, "item"), row)
     ET.indent(root, space="    ")
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def stream_xml_export(chunks: Iterable[list[Any]]) -> Iterator[bytes]:
+    """:func:`export_items`' XML one ``<item>`` at a time, indented as the whole tree
+    would be."""
+    first = True
+    for chunk in chunks:
+        parts: list[str] = []
+        for row in chunk:
+            item = ET.Element("item")
+            _xml_fill(item, row)
+            ET.indent(item, space="    ", level=1)
+            if first:
+                parts.append("<?xml version='1.0' encoding='utf-8'?>\n<data>")
+                first = False
+            parts.append("\n    " + ET.tostring(item, encoding="unicode"))
+        if parts:
+            yield "".join(parts).encode("utf-8")
+    yield (b"<?xml version='1.0' encoding='utf-8'?>\n<data />" if first else b"\n</data>")
+
+
+def stream_yaml_export(chunks: Iterable[list[Any]]) -> Iterator[bytes]:
+    """:func:`export_items`' YAML: a block list is the concatenation of its items."""
+    empty = True
+    for chunk in chunks:
+        if chunk:
+            empty = False
+            yield yaml.safe_dump(_plain(chunk), sort_keys=False, allow_unicode=True,
+                                 default_flow_style=False).encode("utf-8")
+    if empty:
+        yield yaml.safe_dump([]).encode("utf-8")

@@ -38,7 +38,7 @@ from graphql import (
 
 from transom.api import Collection, Field, SchemaSnapshot, field_type
 
-from . import by_version, resolvers
+from . import by_version, keyset_fields, resolvers
 from .lang import lang_argument, translated
 from .meta import (
     DATE_FUNCTIONS,
@@ -545,6 +545,7 @@ class SchemaBuilder:
 
     def query_fields(self) -> dict[str, GraphQLField]:
         out: dict[str, GraphQLField] = {}
+        taken = {self.type_name(c) for c in self.in_scope}
         for collection in self.in_scope:
             coll = self.snapshot.collections[collection]
             tname = self.type_name(collection)
@@ -580,6 +581,9 @@ class SchemaBuilder:
                     "sort": GraphQLArgument(GraphQLList(GraphQLString)),
                     "search": GraphQLArgument(GraphQLString),
                 })
+            out.update(keyset_fields.root_fields(  # <c>_page: keyset pagination
+                self._root, collection, tname, obj, self.filter_type(collection), taken,
+                self.lang_args(collection)))
         if self.scope == "system" and self.system_extras:
             if "directus_users" in self.types:
                 out["users_me"] = self._root(self.object_type("directus_users"),
@@ -645,7 +649,7 @@ class SchemaBuilder:
                     self.shared.delete_one, RootInfo("delete_one", collection, readable), {
                         "id": GraphQLArgument(GraphQLNonNull(GraphQLID))})
         if self.scope == "system" and self.system_extras:
-            out.update({k: v for k, v in extra_mutations().items()
+            out.update({k: v for k, v in extra_mutations(self).items()
                         if k not in out})
         return out
 
