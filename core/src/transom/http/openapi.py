@@ -230,6 +230,10 @@ def static_document(app: Flask) -> dict[str, Any]:
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if rule.endpoint == "static" or rule.endpoint in documented:
             continue
+        owner = app.blueprints.get(rule.endpoint.rsplit(".", 1)[0]) if "." in rule.endpoint \
+            else None
+        if owner is not None and getattr(owner, "transom_openapi", True) is False:
+            continue  # pages, not API (a blueprint's opt-out, e.g. the admin app's HTML)
         methods = sorted((rule.methods or set()) - _SKIPPED_METHODS)
         if not methods:
             continue

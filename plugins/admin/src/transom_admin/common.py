@@ -28,6 +28,8 @@ bp = Blueprint("transom_admin", __name__, static_folder="static",
 # Templates come from the installed package; their names start with "admin/" so that no
 # other plugin's "base.html" can shadow ours.
 bp.jinja_loader = jinja2.PackageLoader("transom_admin", "templates")
+#: HTML pages, not API: left out of the OpenAPI document (and of its fuzzing)
+bp.transom_openapi = False  # type: ignore[attr-defined]
 
 CSRF_COOKIE = "transom_admin_csrf"
 CSRF_FIELD = "csrf_token"
