@@ -166,7 +166,7 @@ def test_directory_down_is_503(backend: str, make_app: Any, slapd_server: Any) -
 @pytest.mark.backends("sqlite", "postgres", "mysql")
 def test_live_server_two_workers(backend: str, live_server: Any, slapd_server: Any) -> None:
     # the shared per-account attempt counter stays on: concurrent logins of one user must
-    # not trip over it either
+    # not trip over it, nor over each other's session writes
     env = slapd_server.settings(GROUP_DN=slapd_server.groups)
     srv = live_server(backend, workers=2, env=env)
     status, body = srv.call("POST", "/roles", {"name": "Editors"})

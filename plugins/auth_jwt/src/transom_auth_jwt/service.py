@@ -219,13 +219,16 @@ def issue_session(cms: Any, state: AuthState, user: dict[str, Any], mode: str,
     token = jwt_tokens.new_opaque_token()
     s, u = state.sessions, state.users
     with cms.begin() as conn:
+        # the user's row first: concurrent logins of one user queue on its lock. Inserting the
+        # session first took a shared lock on that row (the foreign key) in each of them, and
+        # the later UPDATE then deadlocked them on MariaDB
+        conn.execute(u.update().where(u.c.id == user["id"]).values(last_access=now))
         conn.execute(s.delete().where(s.c.user == user["id"], s.c.expires < now))
         conn.execute(s.insert().values(
             token=token, user=user["id"],
             expires=now + dt.timedelta(milliseconds=_session_ttl(state, mode)),
             ip=_clip(caller.ip, 255), user_agent=caller.user_agent,
             origin=_clip(caller.origin, 255)))
-        conn.execute(u.update().where(u.c.id == user["id"]).values(last_access=now))
     claims = access_claims(cms, state, user["id"], user.get("role"), caller,
                            token if mode == "session" else None, "login", provider)
     ttl = _access_ttl(state, mode)
