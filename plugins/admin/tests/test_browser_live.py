@@ -134,7 +134,7 @@ def test_admin_app_end_to_end(backend: str, live_server: Any, browser: Any) -> N
     shot(page, "item-form-error")
     page.get_by_label("Title").fill("A Wizard of Earthsea")
     page.get_by_label("Pages").fill("183")
-    page.get_by_label("Author").select_option(label="Ursula K. Le Guin (#1)")
+    page.get_by_label("Author", exact=True).select_option(label="Ursula K. Le Guin (#1)")
     page.get_by_label("Tags").fill("fantasy, sea")
     shot(page, "item-form")
     page.get_by_role("button", name="Save").click()

@@ -12,7 +12,15 @@ from typing import Any
 
 from transom.api import hookimpl
 
-from . import access_views, auth_views, content_views, history_views, model_views  # noqa: F401 - routes
+from . import (  # noqa: F401 - routes
+    access_views,
+    auth_views,
+    content_views,
+    history_views,
+    model_views,
+    permission_views,
+    richtext,
+)
 from .common import bp
 
 

@@ -6,16 +6,14 @@ policies allow of ``directus_users`` / ``directus_roles`` and gets a 403 for the
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import redirect, request
 
 from transom.api import FailedValidationError, ForbiddenError, TransomError
 
-from .common import bp, context, errors_by_field, page, signed_in
+from .common import COLOR, bp, context, errors_by_field, page, signed_in
 
-COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
 LANGUAGES = "languages"
 
 
@@ -136,15 +134,20 @@ def policy_list() -> Any:
 @bp.route("/admin/policies/<key>", methods=["GET", "POST"])
 @signed_in
 def policy_matrix(key: str) -> Any:
-    """Collection x action for one policy: a tick is a permission on every item and field."""
+    """Collection x action for one policy: a tick adds a permission on every item and field
+    (its filter and field list are edited on the permission's own page)."""
     ctx = context()
     policy = ctx.services.items("directus_policies").read_one(key, {"fields": ["id", "name"]})
     perms = ctx.services.items("directus_permissions")
-    rows = perms.read_by_query({"fields": ["id", "collection", "action"], "limit": -1,
+    rows = perms.read_by_query({"fields": ["id", "collection", "action", "fields",
+                                           "permissions"], "limit": -1,
                                 "filter": {"policy": {"_eq": policy["id"]}}})
     collections = sorted(n for n, c in ctx.cms.schema.collections.items()
                          if not c.is_system and not c.is_folder)
     have = {(r["collection"], r["action"]): r["id"] for r in rows}
+    #: permissions narrower than "every item and field" (the matrix marks them)
+    narrowed = {(r["collection"], r["action"]) for r in rows
+                if r.get("permissions") or (r.get("fields") or ["*"]) not in (["*"], "*")}
     if request.method == "POST":
         wanted = {(c, a) for c in collections for a in ACTIONS
                   if request.form.get(f"{c}:{a}") == "on"}
@@ -159,4 +162,4 @@ def policy_matrix(key: str) -> Any:
                 items.delete_many(gone)
         return redirect(f"/admin/policies/{key}?saved=1")
     return page("admin/policy_matrix.html", policy=policy, collections=collections,
-                actions=ACTIONS, have=have)
+                actions=ACTIONS, have=have, narrowed=narrowed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hmac
 import json
+import re
 import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -32,6 +33,8 @@ bp.jinja_loader = jinja2.PackageLoader("transom_admin", "templates")
 bp.transom_openapi = False  # type: ignore[attr-defined]
 
 CSRF_COOKIE = "transom_admin_csrf"
+#: the only colour text put into the page's style (a setting is user input)
+COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
 CSRF_FIELD = "csrf_token"
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -105,9 +108,33 @@ def page(template: str, status: int = 200, **values: Any) -> tuple[str, int]:
     return render_template(template, acc=acc, **values), status
 
 
+def project_color() -> str | None:
+    """The project's colour (settings ``project_color``), once per request, for the layout's
+    ``--accent`` custom property; anything but ``#rrggbb`` is left out of the page."""
+    if "_admin_color" not in g:
+        try:
+            value = ExtensionContext(current_cms()).settings().get("project_color")
+        except TransomError:
+            value = None
+        g._admin_color = value if isinstance(value, str) and COLOR.fullmatch(value) else None
+    return g._admin_color
+
+
+@bp.app_template_filter("on_color")
+def on_color(color: str) -> str:
+    """Black or white, whichever reads better on ``color`` (WCAG relative luminance), so a
+    light project colour keeps button text legible."""
+    def channel(hex2: str) -> float:
+        c = int(hex2, 16) / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+    lum = (0.2126 * channel(color[1:3]) + 0.7152 * channel(color[3:5])
+           + 0.0722 * channel(color[5:7]))
+    return "#000000" if (lum + 0.05) / 0.05 > 1.05 / (lum + 0.05) else "#ffffff"
+
+
 @bp.app_context_processor
 def _template_globals() -> dict[str, Any]:
-    return {"csrf_token": csrf_token, "csrf_field": CSRF_FIELD}
+    return {"csrf_token": csrf_token, "csrf_field": CSRF_FIELD, "project_color": project_color}
 
 
 @bp.app_template_filter("cell")

@@ -27,12 +27,21 @@ def _fields(ctx: ExtensionContext, collection: str) -> list[dict[str, Any]]:
 
 
 def _columns(fields: list[dict[str, Any]], pk: str) -> list[str]:
-    """The chosen columns (``col``), else the first few; the key always comes first, since
-    its cell links to the item."""
+    """The chosen columns (``col``), else the first few; the key comes first when the caller
+    may read it, since its cell links to the item (a policy may leave it out, then the rows
+    are shown without links)."""
     stored = [f["field"] for f in fields if f.get("schema") is not None
               and (f["field"] == pk or not (f.get("meta") or {}).get("hidden"))]
     chosen = [c for c in request.args.getlist("col") if c in stored and c != pk]
-    return [pk, *(chosen or [c for c in stored if c != pk][:4])]
+    lead = [pk] if pk in stored else []
+    return [*lead, *(chosen or [c for c in stored if c != pk][:4])]
+
+
+def _may(ctx: ExtensionContext, collection: str, action: str) -> bool:
+    """Whether the caller's policies allow ``action`` on ``collection`` at all (to leave out
+    a button that could only end in a 403)."""
+    fields = ctx.services.fields()
+    return fields.admin or fields.permissions.access(collection, action).allowed
 
 
 @bp.get("/admin/content")
@@ -84,23 +93,30 @@ def item_list(collection: str) -> Any:
     return page("admin/item_list.html", collection=collection, columns=columns, rows=rows,
                 pk=coll.primary_key, fields=sorted(names), search=search, ff=ff, fv=fv,
                 sort=sort, number=number, pages=pages, total=total, link=link,
-                chosen=set(columns))
+                chosen=set(columns), linked=coll.primary_key in names,
+                can_create=_may(ctx, collection, "create"))
 
 
-def _form(ctx: ExtensionContext, collection: str, key: str | None) -> Any:
+def _form(ctx: ExtensionContext, collection: str, key: str | None, *, submit: bool = True,
+          panel_errors: dict[str, str] | None = None) -> Any:
+    """The item page; ``submit`` False shows it without handling the POST (a panel's own
+    form failed and its message goes to ``panel_errors``)."""
     fields = _fields(ctx, collection)
     ws = forms.widgets(ctx, collection, fields)
     items = ctx.services.items(collection)
     values: dict[str, Any] = items.read_one(key) if key is not None else {}
     errors: dict[str, str] = {}
     general: list[str] = []
-    if request.method == "POST":
+    posted = submit and request.method == "POST"
+    if posted:
         try:
             data = forms.parse(ws, request.form, creating=key is None)
-            if key is None:
-                key = items.create_one(data)
-            else:
-                items.update_one(key, data)
+            with ctx.transaction() as tx:  # a new related item and the item, or neither
+                forms.create_related(tx, ws, request.form, data)
+                if key is None:
+                    key = tx.services.items(collection).create_one(data)
+                else:
+                    tx.services.items(collection).update_one(key, data)
         except TransomError as exc:
             errors, general = errors_by_field(exc)
         else:
@@ -108,14 +124,17 @@ def _form(ctx: ExtensionContext, collection: str, key: str | None) -> Any:
     if errors or general:  # show what was typed, next to the messages
         shown = {w.name: (request.form.get(w.name) == "on") if w.interface == "toggle"
                  else request.form.get(w.name, "") for w in ws}
+        shown.update({f"{w.name}__new": request.form.get(f"{w.name}__new", "")
+                      for w in ws if w.new_label})
     else:
         shown = {w.name: forms.display(w, values.get(w.name)) for w in ws}
-    status = 400 if errors or general else 200
+    status = 400 if errors or general or panel_errors else 200
     panels = relations.panels(ctx, collection, key, fields) if key is not None else []
     tabs = translations.tabs(ctx, collection, key, fields, request.args.get("lang")) \
         if key is not None else None
     return page("admin/item_form.html", status, collection=collection, key=key, widgets=ws,
-                values=shown, errors=errors, general=general, panels=panels, tabs=tabs)
+                values=shown, errors=errors, general=general, panels=panels, tabs=tabs,
+                panel_errors=panel_errors or {})
 
 
 @bp.post("/admin/content/<collection>/<key>/translations/<code>")
@@ -150,6 +169,32 @@ def item_link(collection: str, key: str, name: str) -> Any:
         relations.unlink(ctx, collection, key, name, request.form["remove"])
     else:
         raise InvalidQueryError('Send "add" or "remove".')
+    return redirect(f"/admin/content/{collection}/{key}#rel-{name}")
+
+
+@bp.post("/admin/content/<collection>/<key>/order/<name>")
+@signed_in
+def item_order(collection: str, key: str, name: str) -> Any:
+    """Move one related item of a sortable o2m up or down (``row``, ``move``)."""
+    ctx = context()
+    relations.move(ctx, collection, key, name, request.form.get("row", ""),
+                   request.form.get("move", ""))
+    row = request.form.get("row", "")
+    return redirect(f"/admin/content/{collection}/{key}#move-{name}-{row}")
+
+
+@bp.post("/admin/content/<collection>/<key>/related/<name>")
+@signed_in
+def item_related_create(collection: str, key: str, name: str) -> Any:
+    """Create an item of an o2m's related collection, already linked to this item."""
+    ctx = context()
+    try:
+        relations.create_linked(ctx, collection, key, name, request.form.get("label", ""))
+    except TransomError as exc:
+        if getattr(exc, "status", 500) != 400:
+            raise
+        message = "; ".join(e.message for e in getattr(exc, "errors", None) or [exc])
+        return _form(ctx, collection, key, submit=False, panel_errors={name: message})
     return redirect(f"/admin/content/{collection}/{key}#rel-{name}")
 
 

@@ -15,6 +15,8 @@ from flask import current_app, request
 
 from transom.api import ErrorGroup, ExtensionContext, FailedValidationError, TransomError
 
+from . import richtext
+
 FILES = "directus_files"
 NUMBER_TYPES = {"integer", "bigInteger", "float", "decimal"}
 SKIPPED_SPECIALS = {"user-created", "user-updated", "date-created", "date-updated", "o2m",
@@ -34,6 +36,10 @@ class Widget:
     readonly: bool = False
     choices: list[tuple[str, str]] = field(default_factory=list)
     step: str = "1"
+    #: m2o: the related collection and the field naming its items, when the caller may
+    #: create one from this form (typed into ``<name>__new``)
+    related: str | None = None
+    new_label: str | None = None
 
 
 def _interface(f: dict[str, Any], related: str | None) -> str:
@@ -57,8 +63,11 @@ def _interface(f: dict[str, Any], related: str | None) -> str:
         return "tags"
     if kind == "json":
         return "json"
-    if kind == "text" or chosen in ("input-multiline", "input-rich-text-md",
-                                    "input-rich-text-html", "input-code"):
+    if chosen == "input-rich-text-md":
+        return "markdown"
+    if chosen == "input-rich-text-html":
+        return "wysiwyg"
+    if kind == "text" or chosen in ("input-multiline", "input-code"):
         return "textarea"
     return "input"
 
@@ -100,8 +109,44 @@ def widgets(ctx: ExtensionContext, collection: str,
             if w.choices is None:
                 w.interface = "input"
                 w.choices = []
+            elif w.interface == "m2o":
+                w.related = related
+                w.new_label = _creatable_label(ctx, related)
         out.append(w)
     return out
+
+
+def _creatable_label(ctx: ExtensionContext, related: str) -> str | None:
+    """The field to type a new related item's name into, when the caller may create items
+    of ``related`` and the collection has such a field (else no inline creation)."""
+    coll = ctx.cms.schema.get(related)
+    label = next((n for n in ("title", "name", "label") if n in coll.fields), None)
+    if label is None:
+        return None
+    fields = ctx.services.fields()
+    if fields.admin:
+        return label
+    access = fields.permissions.access(related, "create")
+    return label if access.allowed and access.field_allowed(label) else None
+
+
+def create_related(ctx: ExtensionContext, ws: list[Widget], form: Any,
+                   data: dict[str, Any]) -> None:
+    """For each m2o whose list was left empty and whose "create new" box was filled, create
+    the related item (as the caller, in the caller's transaction) and point at it."""
+    problems: list[TransomError] = []
+    for w in ws:
+        text = (form.get(f"{w.name}__new") or "").strip()
+        if not text or w.related is None or w.new_label is None or data.get(w.name):
+            continue
+        try:
+            data[w.name] = ctx.services.items(w.related).create_one({w.new_label: text})
+        except TransomError as exc:
+            problems.append(FailedValidationError(
+                f"{w.name}__new", "create", f"Could not create the {w.related} item: "
+                + "; ".join(e.message for e in getattr(exc, "errors", None) or [exc])))
+    if problems:
+        raise ErrorGroup(problems)
 
 
 def uploads_enabled() -> bool:
@@ -181,6 +226,8 @@ def _convert(w: Widget, text: str) -> Any:
             raise ValueError("Enter valid JSON.") from None
     if w.interface == "tags":
         return [t.strip() for t in text.split(",") if t.strip()]
+    if w.interface == "wysiwyg":
+        return richtext.clean_html(text)
     if w.interface in ("m2o", "file", "image") and w.type in ("integer", "bigInteger"):
         try:
             return int(text)

@@ -25,6 +25,10 @@ class Panel:
     target: str
     rows: list[tuple[Any, str, Any]] = field(default_factory=list)
     choices: list[tuple[Any, str]] = field(default_factory=list)
+    #: o2m with a ``sort_field``: the rows can be moved up and down
+    sortable: bool = False
+    #: o2m: the field a new related item's name is typed into (None: no inline creation)
+    new_label: str | None = None
 
 
 def label_of(ctx: ExtensionContext, collection: str) -> str:
@@ -70,12 +74,91 @@ def panels(ctx: ExtensionContext, collection: str, key: Any,
 def _o2m(ctx: ExtensionContext, rel: Any, key: Any) -> Panel:
     coll = ctx.cms.schema.get(rel.related)
     pk, label = coll.primary_key, label_of(ctx, rel.related)
+    order = [rel.sort_field, pk] if rel.sort_field else [pk]
     rows = ctx.services.items(rel.related).read_by_query({
-        "fields": list(dict.fromkeys([pk, label])), "limit": LIMIT, "sort": [pk],
+        "fields": list(dict.fromkeys([pk, label])), "limit": LIMIT, "sort": order,
         "filter": {rel.foreign_field: {"_eq": key}}})
     return Panel(rel.field, "o2m", rel.related,
                  [(r[pk], str(r.get(label) if r.get(label) is not None else r[pk]), None)
-                  for r in rows])
+                  for r in rows], sortable=bool(rel.sort_field),
+                 new_label=_new_label(ctx, rel))
+
+
+def _new_label(ctx: ExtensionContext, rel: Any) -> str | None:
+    """The naming field of the related collection, when the caller may create its items
+    with that field and the link back to this item."""
+    label = label_of(ctx, rel.related)
+    if label == ctx.cms.schema.get(rel.related).primary_key:
+        return None
+    fields = ctx.services.fields()
+    if fields.admin:
+        return label
+    access = fields.permissions.access(rel.related, "create")
+    ok = access.allowed and access.field_allowed(label) \
+        and access.field_allowed(rel.foreign_field)
+    return label if ok else None
+
+
+def _o2m_relation(ctx: ExtensionContext, collection: str, name: str) -> Any:
+    rel = ctx.cms.schema.relation(collection, name)
+    if rel is None or rel.kind != "o2m" or not rel.related:
+        raise InvalidPayloadError(f'"{name}" is not a one-to-many field of "{collection}"')
+    return rel
+
+
+def move(ctx: ExtensionContext, collection: str, key: Any, name: str, row: str,
+         direction: str) -> None:
+    """Swap related item ``row`` with its neighbour (``up`` or ``down``) in the o2m's
+    order, then number the list 1..n in the sort field, all in one transaction through
+    the items service (so the caller's update permission on the related items applies)."""
+    rel = _o2m_relation(ctx, collection, name)
+    if not rel.sort_field:
+        raise InvalidPayloadError(f'"{name}" has no sort field')
+    if direction not in ("up", "down"):
+        raise InvalidPayloadError('"move" must be "up" or "down"')
+    pk = ctx.cms.schema.get(rel.related).primary_key
+    own_pk = ctx.cms.schema.get(collection).primary_key
+    own = ctx.services.items(collection).read_one(key, {"fields": [own_pk]})[own_pk]
+    with ctx.transaction() as tx:
+        items = tx.services.items(rel.related)
+        rows = items.read_by_query({"fields": [pk, rel.sort_field], "limit": -1,
+                                    "sort": [rel.sort_field, pk],
+                                    "filter": {rel.foreign_field: {"_eq": own}}})
+        keys = [r[pk] for r in rows]
+        index = next((i for i, k in enumerate(keys) if str(k) == row), None)
+        if index is None:
+            raise InvalidPayloadError(f'Item "{row}" is not in "{name}" of this item')
+        other = index - 1 if direction == "up" else index + 1
+        if not 0 <= other < len(keys):
+            return  # already first or last
+        keys[index], keys[other] = keys[other], keys[index]
+        current = {r[pk]: r[rel.sort_field] for r in rows}
+        for position, k in enumerate(keys, start=1):
+            if current[k] != position:
+                items.update_one(k, {rel.sort_field: position})
+
+
+def create_linked(ctx: ExtensionContext, collection: str, key: Any, name: str,
+                  text: str) -> Any:
+    """Create an o2m's related item named ``text``, linked to item ``key`` (last in the
+    order when the relation is sortable)."""
+    rel = _o2m_relation(ctx, collection, name)
+    label = _new_label(ctx, rel)
+    if label is None:
+        raise ForbiddenError()
+    if not text.strip():
+        raise InvalidPayloadError(f"Enter the {label} of the new item.")
+    own_pk = ctx.cms.schema.get(collection).primary_key
+    own = ctx.services.items(collection).read_one(key, {"fields": [own_pk]})[own_pk]
+    data: dict[str, Any] = {label: text.strip(), rel.foreign_field: own}
+    with ctx.transaction() as tx:
+        items = tx.services.items(rel.related)
+        if rel.sort_field:
+            last = items.read_by_query({"fields": [rel.sort_field], "limit": 1,
+                                        "sort": [f"-{rel.sort_field}"],
+                                        "filter": {rel.foreign_field: {"_eq": own}}})
+            data[rel.sort_field] = int((last[0].get(rel.sort_field) if last else 0) or 0) + 1
+        return items.create_one(data)
 
 
 def _m2m(ctx: ExtensionContext, rel: Any, key: Any) -> Panel:

@@ -90,3 +90,45 @@
       .catch(function () { status.textContent = "The server could not be reached."; });
   });
 })();
+/* WYSIWYG fields: a contenteditable area with a small toolbar replaces the textarea (which
+   stays the form's field, filled on every change; the server sanitises what it saves).
+   Without JavaScript the textarea itself is shown. */
+(function () {
+  "use strict";
+  document.querySelectorAll("[data-rte]").forEach(function (box) {
+    var area = box.querySelector(".rte-area");
+    var bar = box.querySelector(".rte-toolbar");
+    var text = box.querySelector("textarea");
+    function sync() { text.value = area.innerHTML; }
+    area.hidden = false;
+    bar.hidden = false;
+    text.hidden = true;
+    area.addEventListener("input", sync);
+    bar.addEventListener("click", function (event) {
+      var button = event.target.closest("button[data-cmd]");
+      if (!button) { return; }
+      var value = button.dataset.value || null;
+      if (button.dataset.cmd === "createLink") {
+        value = window.prompt("Link address (https://…)");
+        if (!value) { return; }
+      }
+      area.focus();
+      document.execCommand(button.dataset.cmd, false, value);
+      sync();
+    });
+    document.querySelectorAll("label[for='" + text.id + "']").forEach(function (label) {
+      label.addEventListener("click", function () { area.focus(); });
+    });
+  });
+})();
+/* After moving a related item (the page reloads at #move-<field>-<key>), put the focus back
+   on that item's move buttons, so a keyboard user can press again. */
+(function () {
+  "use strict";
+  if (location.hash.indexOf("#move-") !== 0) { return; }
+  window.addEventListener("load", function () {
+    var form = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+    var button = form && form.querySelector("button:not([disabled])");
+    if (button) { button.focus(); }
+  });
+})();
