@@ -308,6 +308,23 @@ class Dialect:
         """Case-sensitive LIKE (SQLite and MySQL need help to make it so)."""
         return expr.like(pattern, escape="\\")
 
+    # -- decimals stored as text (SQLite) --------------------------------------------------
+    def decimal_digits(self, data_type: str | None) -> int | None:
+        """Significant digits a decimal column of this catalogue ``data_type`` keeps (None:
+        as many as its precision); :attr:`max_decimal_digits` unless the column is exact."""
+        return self.max_decimal_digits
+
+    def decimal_key(self, expr: Any, data_type: str | None) -> Any | None:
+        """An expression that compares and orders a decimal column (or a bound decimal as
+        text) numerically and exactly, for columns that do not do it themselves (SQLite's
+        text decimals); None: the column compares as it is."""
+        return None
+
+    def decimal_number(self, expr: Any, data_type: str | None) -> Any | None:
+        """A decimal column as a number for ``sum``/``avg``/``min``/``max``, when it is not
+        stored as one; None: as it is."""
+        return None
+
     def upsert_statement(self, table: sa.Table, values: dict[str, Any],
                          conflict_columns: list[str],
                          update_columns: list[str] | None = None) -> Any:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import decimal
 import sqlite3
 from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy.pool import QueuePool, StaticPool
 from transom_dialect_sqlite import SQLiteDialect, register_dialects
+from transom_dialect_sqlite.decimals import decimal_key
 from transom_dialect_sqlite.dialect import BEGIN_MODE_OPTION, json_path, like_to_glob
 from transom_dialect_sqlite.introspect import map_sqlite_type, parse_default, split_declared
 
@@ -280,3 +284,40 @@ def test_catalogue_fingerprint_is_the_schema_version(engine, tmp_path: Path) -> 
     other.close()
     with engine.connect() as conn:
         assert d.catalogue_fingerprint(conn) not in (first, second)
+
+
+# -- exact decimals (DECIMAL_TEXT) ---------------------------------------------------------
+_DECIMALS = st.decimals(allow_nan=False, allow_infinity=False, places=None).filter(
+    lambda d: abs(d.adjusted()) < 1000)
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(a=_DECIMALS, b=_DECIMALS)
+def test_decimal_key_orders_like_the_numbers(a: decimal.Decimal, b: decimal.Decimal) -> None:
+    ka, kb = decimal_key(format(a, "f")), decimal_key(str(b))
+    assert (ka < kb) == (a < b) and (ka == kb) == (a == b)
+
+
+def test_decimal_columns_are_text_and_compare_exactly(engine) -> None:
+    assert map_sqlite_type("DECIMAL_TEXT(25, 5)") == "decimal"
+    assert split_declared("DECIMAL_TEXT(25, 5)") == ("decimal_text", 25, 5)
+    dialect = SQLiteDialect()
+    col_type = dialect.column_type("decimal", precision=25, scale=5)
+    table = sa.Table("d", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("v", col_type))
+    big = decimal.Decimal("12345678901234567890.12345")
+    with engine.begin() as conn:
+        table.create(conn)
+        conn.execute(table.insert(), [{"id": 1, "v": big}, {"id": 2, "v": big + 1},
+                                      {"id": 3, "v": decimal.Decimal("-0.00")},
+                                      {"id": 4, "v": decimal.Decimal("1E-7")}])
+        rows = conn.exec_driver_sql("SELECT v, typeof(v) FROM d ORDER BY id").all()
+        assert rows == [(str(big), "text"), (str(big + 1), "text"), ("0.00", "text"),
+                        ("0.0000001", "text")]
+        key = dialect.decimal_key(table.c.v, "decimal_text")
+        assert dialect.decimal_key(table.c.v, "numeric") is None
+        bound = dialect.decimal_key(sa.literal(str(big), sa.Text()), "decimal_text")
+        ids = conn.execute(sa.select(table.c.id).where(key > bound)).scalars().all()
+        assert ids == [2]
+        ids = conn.execute(sa.select(table.c.id).order_by(key.desc())).scalars().all()
+        assert ids == [2, 1, 4, 3]

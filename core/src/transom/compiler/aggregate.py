@@ -20,7 +20,7 @@ from ..query.filters import parse_function
 from .context import require_field
 from .reader import Reader, paginate
 from .values import out_converter, out_int
-from .where import function_expression
+from .where import decimal_data_type, function_expression
 
 _NUMERIC_ONLY = {"sum", "sumDistinct", "avg", "avgDistinct"}
 
@@ -59,6 +59,7 @@ def run_aggregate(reader: Reader, collection: str, query: Query) -> list[dict[st
 
     group_keys: list[str] = []
     group_exprs: list[Any] = []
+    group_orders: list[Any] = []  # how each group key sorts (text decimals: by their key)
     aliases: dict[str, str] = {}  # "year(published_at)" -> its row key "published_at_year"
     for g in query.group or []:
         fn = parse_function(g)
@@ -67,11 +68,14 @@ def run_aggregate(reader: Reader, collection: str, query: Query) -> list[dict[st
             expr, ftype = function_expression(ctx, coll, table, name, field_of(field_name), args)
             key = f"{field_name}_{name}"  # Directus 11 keys year(published_at) so
             aliases[g] = key
+            keyed = None
         else:
             f = field_of(g)
             expr, ftype, key = _groupable(table.c[g], f.type), f.type, g
+            keyed = ctx.dialect.decimal_key(expr, decimal_data_type(f))
         label = f"g{len(group_exprs)}"
         group_exprs.append(expr)
+        group_orders.append(expr if keyed is None else keyed)
         selects.append(expr.label(label))
         conv = out_int if ftype == "integer" else out_converter(ftype)
         shapers.append((label, lambda row, out, k=key, lb=label, c=conv: out.__setitem__(
@@ -92,6 +96,10 @@ def run_aggregate(reader: Reader, collection: str, query: Query) -> list[dict[st
                 continue
             f = field_of(fname)
             col = _groupable(table.c[fname], f.type)
+            if fn_name in _NUMERIC_ONLY or fn_name in ("min", "max"):
+                # SQLite's text decimals: as numbers (what the databases' NUMERIC give)
+                number = ctx.dialect.decimal_number(col, decimal_data_type(f))
+                col = col if number is None else number
             if fn_name in _NUMERIC_ONLY and f.type not in ("integer", "bigInteger", "float",
                                                            "decimal"):
                 raise InvalidQueryError(f'"{fn_name}" can\'t be used on "{f.type}" field '
@@ -137,11 +145,11 @@ def run_aggregate(reader: Reader, collection: str, query: Query) -> list[dict[st
             name = key.lstrip("-")
             name = aliases.get(name, name)
             if name in group_keys:
-                expr = group_exprs[group_keys.index(name)]
+                expr = group_orders[group_keys.index(name)]
                 order.append(expr.desc() if desc else expr.asc())
             else:
                 raise ForbiddenError.field(name, collection)
-        stmt = stmt.order_by(*(order or group_exprs))
+        stmt = stmt.order_by(*(order or group_orders))
         stmt = paginate(stmt, *reader.limit_offset(query))
     rows = reader.conn.execute(stmt).mappings().all()
     out_rows = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +27,7 @@ from .values import out_converter, out_int
 from .where import (
     _json_path,
     compile_filter,
+    decimal_data_type,
     escape_like,
     function_expression,
     resolve,
@@ -91,7 +93,11 @@ class Reader:
             elif f.type in ("integer", "bigInteger") and isinstance(numeric, int):
                 expr = col == numeric
             elif f.type in ("float", "decimal") and numeric is not None:
-                expr = col == numeric
+                key = self.ctx.dialect.decimal_key  # SQLite's text decimals: exact keys
+                data_type = decimal_data_type(f)
+                keyed = key(col, data_type)
+                expr = col == numeric if keyed is None else \
+                    keyed == key(sa.literal(str(numeric), sa.Text()), data_type)
             elif f.type == "uuid" and is_uuid:
                 expr = col == term
             else:
@@ -145,7 +151,8 @@ class Reader:
         if not rest:
             if f.is_alias:
                 raise InvalidQueryError(f'Can\'t sort on alias field "{head}"')
-            return table.c[head]
+            keyed = self.ctx.dialect.decimal_key(table.c[head], decimal_data_type(f))
+            return table.c[head] if keyed is None else keyed  # SQLite's text decimals
         rel = self.ctx.schema.relation(coll.collection, head)
         if rel is None or rel.kind not in ("m2o", "o2m", "m2m", "m2a"):
             raise ForbiddenError.field(name, coll.collection, path)
@@ -338,6 +345,12 @@ class Reader:
                     cond.append(inner.c.rn <= offset + limit)
                 stmt = sa.select(*[inner.c[c.name] for c in cols]).where(*cond).order_by(
                     inner.c[cols[key_pos].name], inner.c.rn)
+            elif per_parent:
+                # grouped by parent, each parent's rows in the asked order: the same lists,
+                # and the planner can walk the key's index instead of sorting (SQLite
+                # scanned the whole junction for ``ORDER BY id``: 15 -> 10 ms per chunk)
+                stmt = sa.select(*cols).select_from(table).where(where).order_by(
+                    table.c[key_field], *order)
             else:
                 stmt = sa.select(*cols).select_from(table).where(where).order_by(*order)
             all_rows.extend(self.conn.execute(stmt).all())
@@ -348,18 +361,23 @@ class Reader:
     def _m2o(self, out: RelationOut, rows: list[Any], items: list[dict[str, Any]],
              index: dict[str, int]) -> None:
         pos = index[f"col:{out.field.field}"]
-        keys = list({r[pos] for r in rows if r[pos] is not None})
+        values = [r[pos] for r in rows]
+        keys = list(set(values))
         child = out.node
         if child is None:
             return
         found: dict[Any, dict[str, Any]] = {}
+        if None in keys:
+            keys.remove(None)
         if keys:
             assert child.coll.primary_key is not None
             c_rows, c_items, _, kpos = self._fetch_by_keys(
                 child, child.coll.primary_key, keys, child.query, per_parent=False)
             found = {r[kpos]: item for r, item in zip(c_rows, c_items, strict=True)}
-        for row, item in zip(rows, items, strict=True):
-            item[out.key] = found.get(row[pos]) if row[pos] is not None else None
+        # None is never a key of ``found``: a null foreign key reads as None
+        get, name = found.get, out.key
+        for value, item in zip(values, items, strict=True):
+            item[name] = get(value)
 
     def _o2m(self, node: Node, out: RelationOut, rows: list[Any], items: list[dict[str, Any]],
              index: dict[str, int]) -> None:
@@ -379,13 +397,25 @@ class Reader:
                 query = query.copy(sort=[rel.sort_field])
             c_rows, c_items, c_index, kpos = self._fetch_by_keys(
                 child, rel.foreign_field, keys, query, per_parent=True)
-            pk_pos = c_index.get("__pk")
-            for r, item in zip(c_rows, c_items, strict=True):
-                value = item if out.node is not None else r[pk_pos]
-                grouped.setdefault(_norm(r[kpos]), []).append(value)
+            c_pk = c_index.get("__pk")
+            values = c_items if out.node is not None else [r[c_pk] for r in c_rows]
+            # one pass, no call per row: the rows come grouped by parent (see
+            # ``_fetch_by_keys``), so a parent's list is looked up once per run of rows
+            last: Any = _NO_KEY
+            bucket: list[Any] = []
+            for r, value in zip(c_rows, values, strict=True):
+                key = r[kpos]
+                if key != last:
+                    last = key
+                    norm = key if type(key) is int or type(key) is str else _norm(key)
+                    bucket = grouped.setdefault(norm, [])
+                bucket.append(value)
         pk_pos = index["__pk"]
+        name = out.key
         for row, item in zip(rows, items, strict=True):
-            item[out.key] = grouped.get(_norm(row[pk_pos]), [])
+            key = row[pk_pos]
+            bucket = grouped.get(key if type(key) is int or type(key) is str else _norm(key))
+            item[name] = bucket if bucket is not None else []
 
     def _a2o(self, out: RelationOut, rows: list[Any], items: list[dict[str, Any]],
              index: dict[str, int]) -> None:
@@ -427,6 +457,9 @@ def _json_at(path: str) -> Any:
                 return None
         return doc
     return convert
+
+
+_NO_KEY = object()  # no row's key: marks "no run of rows yet"
 
 
 def _norm(key: Any) -> Any:
@@ -475,9 +508,12 @@ class Shaper:
         keys, convs = self.keys, self.convs
         if self.direct:
             items = [dict(zip(keys, row)) for row in rows]  # noqa: B905 - row has extras
+        elif len(keys) == 1:
+            key, pos = keys[0], self.positions[0]
+            items = [{key: row[pos]} for row in rows]
         else:
-            pairs = list(zip(keys, self.positions, strict=True))
-            items = [{k: row[p] for k, p in pairs} for row in rows]
+            pick = itemgetter(*self.positions)  # the values in output order, in C
+            items = [dict(zip(keys, pick(row))) for row in rows]  # noqa: B905 - same length
         if convs:
             for item in items:
                 for key, conv in convs:

@@ -25,6 +25,8 @@ from dateutil import parser as date_parser
 from ..schema.types import plugin_field_type
 
 CONCEALED = "**********"
+#: Context for decimals read back: enough digits for any column (no rounding, no error).
+_WIDE = decimal.Context(prec=2100, rounding=decimal.ROUND_HALF_UP)
 _UTC = dt.UTC
 _log = logging.getLogger("transom.values")
 
@@ -128,11 +130,18 @@ def _out_json(value: Any) -> Any:
     return value
 
 
+_TRUE_TEXT = frozenset({"1", "true", "t", "yes"})
+_FALSE_TEXT = frozenset({"0", "false", "f", "no", ""})
+
+
 def _out_bool(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, str):
-        return value.lower() in ("1", "true", "t", "yes")
+        text = value.strip().lower()
+        if text in _TRUE_TEXT or text in _FALSE_TEXT:
+            return text in _TRUE_TEXT
+        raise ValueError(f"{value!r} is not a boolean")  # served as stored (_tolerant)
     return bool(value)
 
 
@@ -224,7 +233,8 @@ def out_converter(type_: str, concealed: bool = False,
         def fixed(v: Any) -> Any:
             if v is None:
                 return None
-            return str(decimal.Decimal(str(v)).quantize(quantum))
+            # wide context: a (40, 10) value has more digits than the default 28
+            return format(decimal.Decimal(str(v)).quantize(quantum, context=_WIDE), "f")
 
         conv = fixed
     else:

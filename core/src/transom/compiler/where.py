@@ -91,7 +91,8 @@ def _compile_key(ctx: CompileContext, coll: Collection, table: sa.FromClause, ke
     if rel is None or (rel.kind in ("m2o", "a2o") and _is_operator_object(value)):
         if f.is_alias:
             raise InvalidQueryError(f'Field "{field_name}" can\'t be filtered on directly')
-        return compile_operators(ctx, table.c[field_name], f.type, f.special, value, field_name)
+        return compile_operators(ctx, table.c[field_name], f.type, f.special, value, field_name,
+                                 decimal_data_type(f))
     sub_path = field_name if path == "root" else f"{path}.{field_name}"
     if rel.kind == "m2o":
         related = ctx.schema.get(rel.related or "")
@@ -280,23 +281,32 @@ def _as_list(value: Any) -> list[Any]:
     return [value]
 
 
+def decimal_data_type(f: Field) -> str | None:
+    """The catalogue type of a decimal column (the dialect may compare it through a key),
+    None for any other field."""
+    return (f.schema or {}).get("data_type") if f.type == "decimal" else None
+
+
 def compile_operators(ctx: CompileContext, col: Any, ftype: str, special: tuple[str, ...],
-                      ops: Any, key: str) -> sa.ColumnElement[bool]:
-    """Apply an object of operators (``{"_gt": 1, "_lt": 5}``) to one expression."""
+                      ops: Any, key: str, data_type: str | None = None
+                      ) -> sa.ColumnElement[bool]:
+    """Apply an object of operators (``{"_gt": 1, "_lt": 5}``) to one expression.
+
+    ``data_type`` (a decimal column's) lets the dialect compare through an exact key."""
     if not isinstance(ops, dict):
         raise InvalidQueryError(f'Invalid filter for field "{key}": expected an object of '
                                 "operators")
     parts: list[sa.ColumnElement[bool]] = []
     for op, value in ops.items():
         if op in LOGICAL:
-            subs = [compile_operators(ctx, col, ftype, special, v, key) for v in
+            subs = [compile_operators(ctx, col, ftype, special, v, key, data_type) for v in
                     (value if isinstance(value, list) else [value])]
             parts.append(sa.and_(sa.true(), *subs) if op == "_and" else sa.or_(sa.false(), *subs))
             continue
         if op == "_regex":
             raise InvalidQueryError('"_regex" is only allowed in validation rules')
         validate_operator(ftype, special, op)
-        parts.append(_operator(ctx, col, ftype, op, value, key))
+        parts.append(_operator(ctx, col, ftype, op, value, key, data_type))
     return sa.and_(sa.true(), *parts) if len(parts) != 1 else parts[0]
 
 
@@ -313,11 +323,16 @@ def _instant(col: Any) -> Any:
 
 
 def _operator(ctx: CompileContext, col: Any, ftype: str, op: str, value: Any,
-              key: str) -> sa.ColumnElement[bool]:
+              key: str, data_type: str | None = None) -> sa.ColumnElement[bool]:
     d = ctx.dialect
     if d.name == "sqlite" and ftype in ("timestamp", "dateTime") and op in _COMPARISONS \
             and value is not None:
         return _instant_operator(col, ftype, op, value, key)
+    if data_type is not None and op in _COMPARISONS and value is not None \
+            and d.decimal_key(col, data_type) is not None:
+        return _keyed_operator(col, ftype, op, value, key,
+                               lambda e: d.decimal_key(e, data_type),
+                               lambda v: sa.literal(str(v), sa.Text()))
     if op in ("_null", "_nnull"):
         truthy = value is None or value is True or str(value).lower() not in ("false", "0")
         is_null = (op == "_null") == truthy
@@ -371,10 +386,18 @@ def _operator(ctx: CompileContext, col: Any, ftype: str, op: str, value: Any,
 def _instant_operator(col: Any, ftype: str, op: str, value: Any,
                       key: str) -> sa.ColumnElement[bool]:
     """A comparison of SQLite datetimes as instants, whatever text form a row was stored in."""
-    def bound(v: Any) -> Any:
-        return _instant(sa.literal(_coerce(ftype, v, key), col.type))
+    return _keyed_operator(col, ftype, op, value, key, _instant,
+                           lambda v: sa.literal(v, col.type))
 
-    left = _instant(col)
+
+def _keyed_operator(col: Any, ftype: str, op: str, value: Any, key: str,
+                    wrap: Any, literal: Any) -> sa.ColumnElement[bool]:
+    """A comparison of ``wrap(col)`` with ``wrap(literal(operand))`` on both sides: SQLite
+    datetimes as instants, text decimals as their exact sort keys."""
+    def bound(v: Any) -> Any:
+        return wrap(literal(_coerce(ftype, v, key)))
+
+    left = wrap(col)
     if op in ("_in", "_nin"):
         values = [bound(v) for v in _as_list(value) if v is not None]
         if not values:

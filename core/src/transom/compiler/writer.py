@@ -245,7 +245,8 @@ class Mutation:
             numeric = f.schema or {}
             number = to_db(f.type, value, precision=numeric.get("numeric_precision"),
                            scale=numeric.get("numeric_scale"))
-            digits = self.cms.dialect.max_decimal_digits
+            # None where the column is exact (SQLite's DECIMAL_TEXT); 15 for NUMERIC ones
+            digits = self.cms.dialect.decimal_digits(numeric.get("data_type"))
             if digits is not None and len(number.normalize().as_tuple().digits) > digits:
                 raise ValueError_(f"This database keeps at most {digits} significant digits "
                                   "of a decimal")

@@ -91,6 +91,7 @@ _TYPES: dict[str, str] = {
     "double precision": "float",
     "decimal": "decimal",
     "numeric": "decimal",
+    "decimal_text": "decimal",  # Transom's exact decimals (TEXT affinity, see .decimals)
     "varchar": "string",
     "character varying": "string",
     "varying character": "string",

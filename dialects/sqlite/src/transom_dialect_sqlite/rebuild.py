@@ -9,6 +9,21 @@ import sqlalchemy as sa
 
 from transom.errors import InvalidPayloadError
 
+from .decimals import TEXT_DECIMAL, DecimalText
+from .introspect import split_declared
+
+
+def _exact_decimals(conn: sa.Connection, name: str) -> dict[str, DecimalText]:
+    """The ``DECIMAL_TEXT(p, s)`` columns of a table, by name: SQLAlchemy reflects them as
+    ``TEXT(p, collation=s)``, which is neither the type nor valid DDL."""
+    out: dict[str, DecimalText] = {}
+    for row in conn.execute(sa.text("SELECT name, type FROM pragma_table_info(:n)"),
+                            {"n": name}):
+        base, precision, scale = split_declared(row[1])
+        if base == TEXT_DECIMAL:
+            out[row[0]] = DecimalText(precision or 10, 5 if scale is None else scale)
+    return out
+
 
 def rebuild_table(conn: sa.Connection, name: str, column: sa.Column[Any]) -> None:
     """Replace one column's definition the way SQLite documents it ("making other kinds of
@@ -33,6 +48,7 @@ def rebuild_table(conn: sa.Connection, name: str, column: sa.Column[Any]) -> Non
     temp = f"_transom_rebuild_{name}"
     md = sa.MetaData()
     columns: list[sa.Column[Any]] = []
+    declared = _exact_decimals(conn, name)
     for info in insp.get_columns(name):
         if info.get("computed"):
             raise InvalidPayloadError(
@@ -43,7 +59,8 @@ def rebuild_table(conn: sa.Connection, name: str, column: sa.Column[Any]) -> Non
                                      comment=column.comment))
             continue
         default = info.get("default")
-        columns.append(sa.Column(info["name"], info["type"], nullable=info["nullable"],
+        columns.append(sa.Column(info["name"], declared.get(info["name"]) or info["type"],
+                                 nullable=info["nullable"],
                                  server_default=sa.text(default) if default is not None
                                  else None))
     pk = insp.get_pk_constraint(name)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import decimal
 import logging
 import re
 import threading
@@ -19,8 +20,17 @@ from typing import Any
 
 from graphql import (
     ExecutionResult,
+    FieldNode,
+    GraphQLBoolean,
     GraphQLError,
+    GraphQLFloat,
+    GraphQLInt,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLScalarType,
     GraphQLSchema,
+    GraphQLString,
     NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
     OperationType,
@@ -31,11 +41,13 @@ from graphql import (
     validate,
 )
 from graphql.execution.values import get_variable_values
+from graphql.pyutils import Path
 
 from transom.api import ErrorGroup, MethodNotAllowedError, TransomError
 
 from .fastexec import DataExecutionContext
 from .limits import check_limits
+from .meta import EXT
 from .resolvers import RequestContext
 
 log = logging.getLogger("transom.graphql")
@@ -51,6 +63,96 @@ class GraphQLValidationError(TransomError):
 
     def __init__(self, errors: list[dict[str, Any]]) -> None:
         super().__init__(None, errors=errors)
+
+
+class StoredValueError(TransomError):
+    """A stored value its GraphQL type cannot represent (``'abc'`` in an integer column,
+    written behind Transom's back): that field is null, with this error; the rest of the
+    item and of the list is served (REST serves such values as stored)."""
+
+    code = "UNREPRESENTABLE_VALUE"
+    status = 200  # never an HTTP status: it only ever appears inside a GraphQL answer
+    default_message = "A stored value can't be represented in its GraphQL type."
+
+
+_TRUE = frozenset({"1", "true", "t", "yes"})
+_FALSE = frozenset({"0", "false", "f", "no"})
+_INT32 = (-(2**31), 2**31 - 1)
+
+
+def _lossless(scalar: GraphQLScalarType, value: Any) -> Any:
+    """``value`` as ``scalar`` when no information is lost (``"42"`` or ``Decimal("42.0")``
+    for Int, ``"3.5"`` for Float, ``1``/``"false"`` for Boolean, UTF-8 bytes for String);
+    raises ValueError otherwise."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        value = bytes(value).decode("utf-8")  # strict: undecodable bytes are not lossless
+        if scalar is GraphQLString:
+            return value
+    text = str(value).strip()
+    if scalar is GraphQLInt or scalar is GraphQLFloat:
+        try:
+            number = decimal.Decimal(text)
+        except decimal.InvalidOperation:
+            raise ValueError(text) from None
+        if not number.is_finite():
+            raise ValueError(text)
+        if scalar is GraphQLFloat:
+            return float(number)
+        if number != number.to_integral_value() or not _INT32[0] <= number <= _INT32[1]:
+            raise ValueError(text)
+        return int(number)
+    if scalar is GraphQLBoolean:
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+    raise ValueError(text)
+
+
+class StoredValueExecutionContext(DataExecutionContext):
+    """A read never fails because of a stored value: a scalar that refuses a value gets it
+    converted losslessly, else that one field is null with an ``UNREPRESENTABLE_VALUE``
+    error and a log line naming collection, field and key."""
+
+    def execute_field(self, parent_type: GraphQLObjectType, source: Any,
+                      field_nodes: list[FieldNode], path: Path) -> Any:
+        # the item a scalar is completed for (a leaf completes before any nested field)
+        self._item = source
+        return super().execute_field(parent_type, source, field_nodes, path)
+
+    def complete_value(self, return_type: Any, field_nodes: list[FieldNode],
+                       info: GraphQLResolveInfo, path: Path, result: Any) -> Any:
+        scalar = return_type.of_type if isinstance(return_type, GraphQLNonNull) \
+            else return_type
+        if result is None or not isinstance(scalar, GraphQLScalarType):
+            return super().complete_value(return_type, field_nodes, info, path, result)
+        try:
+            return super().complete_value(return_type, field_nodes, info, path, result)
+        except (GraphQLError, TypeError, ValueError) as exc:
+            try:
+                return scalar.serialize(_lossless(scalar, result))
+            except (GraphQLError, TypeError, ValueError):
+                pass
+            raise self._unrepresentable(scalar, info, result) from exc
+
+    def _unrepresentable(self, scalar: GraphQLScalarType, info: GraphQLResolveInfo,
+                         value: Any) -> StoredValueError:
+        field = info.parent_type.fields.get(info.field_name)
+        meta = (field.extensions or {}).get(EXT) if field is not None else None
+        collection = getattr(meta, "collection", None) or info.parent_type.name
+        name = getattr(meta, "field", None) or info.field_name
+        key = None
+        coll = info.context.cms.schema.get(collection) if hasattr(
+            info.context, "cms") else None
+        item = getattr(self, "_item", None)
+        if coll is not None and coll.primary_key and isinstance(item, dict):
+            key = item.get(coll.primary_key)
+        shown = repr(value)[:80]
+        log.warning("stored value %s of %s.%s (key %r) can't be a GraphQL %s; served as "
+                    "null with an error", shown, collection, name, key, scalar.name)
+        return StoredValueError(
+            f'The stored value {shown} of "{collection}.{name}" can\'t be represented as '
+            f"{scalar.name}.", collection=collection, field=name)
 
 
 @dataclass
@@ -164,7 +266,7 @@ def run(schema: GraphQLSchema, request: Request, context: RequestContext,
     result = execute(schema, document, context_value=context,
                      variable_values=request.variables or {},
                      operation_name=request.operation_name,
-                     execution_context_class=DataExecutionContext)
+                     execution_context_class=StoredValueExecutionContext)
     assert isinstance(result, ExecutionResult)
     return response_body(result)
 
