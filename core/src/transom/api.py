@@ -109,6 +109,7 @@ from .query import Query, has_dynamic_variables, parse_query_dict
 from .query.model import limit_settings
 from .ratelimit import connect_redis, limiter_key_prefix, limiter_redis_url, safe_url
 from .schedule import croniter_expression, next_time, scheduler_enabled
+from .schema.build import parse_json
 from .schema.model import Collection, Field, SchemaSnapshot
 from .schema.raw import RawSchema
 from .schema.types import FieldType, field_type, field_types
@@ -192,6 +193,7 @@ __all__ = [
     "get_accountability",
     "client_ip",
     "json_response",
+    "parse_json",
     "request_json",
     "no_content",
     "dumps",

@@ -46,7 +46,10 @@ _BOOL_META_COLUMNS = {
 }
 
 
-def _parse_json(value: Any) -> Any:
+def parse_json(value: Any) -> Any:
+    """A JSON text decoded; anything else (or text that is not JSON) as it is.
+
+    System columns hold JSON as text on databases without a JSON type."""
     if isinstance(value, str | bytes):
         try:
             return json.loads(value)
@@ -63,7 +66,7 @@ def parse_special(value: Any) -> tuple[str, ...]:
         return tuple(str(v) for v in value)
     text = str(value).strip()
     if text.startswith("{") or text.startswith("["):
-        parsed = _parse_json(text.replace("{", "[").replace("}", "]"))
+        parsed = parse_json(text.replace("{", "[").replace("}", "]"))
         if isinstance(parsed, list):
             return tuple(str(v) for v in parsed)
     return tuple(v.strip() for v in text.split(",") if v.strip())
@@ -74,7 +77,7 @@ def normalize_meta_row(kind: str, row: dict[str, Any]) -> dict[str, Any]:
     out = dict(row)
     for col in _JSON_META_COLUMNS[kind]:
         if col in out:
-            out[col] = _parse_json(out[col])
+            out[col] = parse_json(out[col])
     for col in _BOOL_META_COLUMNS[kind]:
         if col in out and out[col] is not None:
             out[col] = bool(out[col])

@@ -7,7 +7,6 @@ as ``POST /utils/revert/:revision`` (an update through the items service as the 
 
 from __future__ import annotations
 
-import json
 import math
 import uuid
 from typing import Any
@@ -15,7 +14,7 @@ from urllib.parse import urlencode
 
 from flask import redirect, request
 
-from transom.api import InvalidQueryError, TransomError, revert_revision
+from transom.api import InvalidQueryError, TransomError, parse_json, revert_revision
 
 from .common import bp, context, page, signed_in
 
@@ -80,15 +79,6 @@ def _user_names(ctx: Any) -> dict[str, str]:
     return {str(r["id"]): r.get("email") or str(r["id"]) for r in rows}
 
 
-def _json(value: Any) -> Any:
-    if isinstance(value, str | bytes):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
 @bp.get("/admin/content/<collection>/<key>/revisions")
 @signed_in
 def item_revisions(collection: str, key: str) -> Any:
@@ -107,7 +97,7 @@ def item_revisions(collection: str, key: str) -> Any:
             activity[a["id"]] = a
     revisions = []
     for r in rows:
-        delta = _json(r.get("delta"))
+        delta = parse_json(r.get("delta"))
         revisions.append({"id": r["id"], "activity": activity.get(r.get("activity"), {}),
                           "delta": delta if isinstance(delta, dict) else {}})
     return page("admin/revisions.html", collection=collection, key=key, revisions=revisions,
