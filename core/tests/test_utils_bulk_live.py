@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import requests
+import sqlalchemy as sa
 
 from transom.testing.live_support import LIVE_ADMIN_TOKEN
 
@@ -74,3 +78,72 @@ def test_import_export_sort_live(live_server, backend):
     assert [r["id"] for r in order] == [ids[2], ids[0], ids[1]]
     assert server.call("POST", "/utils/sort/tasks", {"item": ids[0], "to": ids[1]},
                        token=None)[0] == 403
+
+
+def _until(fn: Any, timeout: float, interval: float) -> Any:
+    """``fn()``'s first truthy value within ``timeout`` seconds, else None."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = fn()
+        if value:
+            return value
+        time.sleep(interval)
+    return None
+
+
+def _job(engine: sa.Engine) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(sa.text(
+            "SELECT id, status, attempts, worker, rows_done, result, file_key "
+            "FROM transom_export_jobs")).first()
+
+
+def test_export_survives_its_worker_being_killed(live_server, backend, tmp_path):
+    """Begin an export, SIGKILL the worker running it mid-way: once its lease expires
+    another worker resumes the job from the start; one file and one notification appear."""
+    rows = 60_000
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    server = live_server(backend, workers=2, env={
+        "EXPORT_BATCH_SIZE": "200", "EXPORT_JOB_LEASE_TTL": "3s",
+        "STORAGE_LOCAL_ROOT": str(uploads)})
+    server.ok("POST", "/collections", TASKS)
+    engine = sa.create_engine(server.db_url)
+    try:
+        with engine.begin() as conn:  # many rows fast: straight into the table
+            for start in range(0, rows, 10_000):
+                conn.execute(sa.text("INSERT INTO tasks (title, qty) VALUES (:t, :q)"),
+                             [{"t": f"task {i}", "q": i}
+                              for i in range(start + 1, start + 10_001)])
+        server.ok("POST", "/utils/export/tasks", {"format": "csv", "query": {
+            "fields": ["title", "qty"], "sort": ["qty"]}})
+
+        job = _until(lambda: (j := _job(engine)) is not None and j.status == "running"
+                     and 0 < j.rows_done < rows and j, timeout=60, interval=0.01)
+        assert job, "the export never showed progress"
+        victim = int(str(job.worker).split(":")[1])  # host:pid:... of the lease owner
+        assert victim in server.worker_pids()
+        os.kill(victim, signal.SIGKILL)
+
+        notes = _until(lambda: server.ok("GET", "/notifications?fields=subject,item"),
+                       timeout=120, interval=0.25)
+        assert notes, server.log_tail()
+        assert [n["subject"] for n in notes] == ["Your export of tasks is ready"]
+        done = _job(engine)
+        assert (done.status, done.attempts, done.rows_done) == ("done", 2, rows)
+        assert int(str(done.worker).split(":")[1]) != victim
+        assert done.result == notes[0]["item"]
+
+        files = server.ok("GET", "/files?fields=id,title,filesize")
+        assert [(f["id"], f["title"]) for f in files] == [(done.result, "Export: tasks")]
+        content = requests.get(server.url(f"/assets/{done.result}?download"),
+                               headers=AUTH, timeout=60)
+        lines = content.text.splitlines()
+        assert len(lines) == rows + 1 and lines[0] == '"title","qty"'
+        assert lines[1] == '"task 1",1' and lines[-1] == f'"task {rows}",{rows}'
+        # the dead run's file was removed: only the finished one is stored (LocalStorage's
+        # own temporary ``.<key>.<pid>.<n>.part`` of the killed write is not ours to sweep)
+        stored = [p.name for p in uploads.iterdir() if not p.name.endswith(".part")]
+        assert stored == [done.file_key.split(":", 1)[1]]
+    finally:
+        engine.dispose()

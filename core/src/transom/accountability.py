@@ -27,6 +27,8 @@ class Accountability:
     origin: str | None = None
     share: str | None = None
     session: str | None = None
+    #: one of the caller's policies requires two-factor authentication (``enforce_tfa``)
+    enforce_tfa: bool = False
     #: extra facts a plugin attached (an OAuth provider's claims, a share's scope...)
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     #: the user's and role's rows read for ``$CURRENT_USER.<path>`` / ``$CURRENT_ROLE.<path>``

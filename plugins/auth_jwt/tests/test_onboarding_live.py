@@ -130,3 +130,40 @@ def test_onboarding_flows_live(live_server: Any, backend: str) -> None:
     assert sorted(logins) == [200, 200, 401, 401]
     assert server.ok("GET", f"/shares/{share['id']}?fields=times_used") == {"times_used": 3}
     assert server.traceback() is None, server.traceback_summary()
+
+
+def test_enforce_tfa_live(live_server: Any, backend: str) -> None:
+    """A user under an ``enforce_tfa`` policy logs in, is confined to setting TFA up on
+    every worker, sets it up, and the same token then works everywhere."""
+    server = live_server(backend, workers=2, env=ENV)
+    notes = create_collection(server)
+    server.ok("POST", f"/items/{notes}", {"title": "hello"})
+    policy = server.ok("POST", "/policies", {"name": "strict", "app_access": True,
+                                             "enforce_tfa": True})
+    server.ok("POST", "/permissions", read_permission(policy["id"], notes))
+    role = server.ok("POST", "/roles", {"name": "strict"})
+    server.ok("POST", "/access", {"role": role["id"], "policy": policy["id"]})
+    server.ok("POST", "/users", {"email": "tess@example.org", "password": "tess-pw-123",
+                                 "role": role["id"]})
+    status, body = login(server, "tess@example.org", "tess-pw-123")
+    assert status == 200, body
+    token = body["data"]["access_token"]
+
+    answers = server.burst("GET", f"/items/{notes}", n=6, token=token, full=True)
+    assert {s for s, _ in answers} == {403}
+    assert {b["errors"][0]["extensions"]["code"] for _, b in answers} == {"FORBIDDEN"}
+    globals_ = server.burst("GET", "/policies/me/globals", n=4, token=token, full=True)
+    assert {(s, b["data"]["enforce_tfa"]) for s, b in globals_} == {(200, True)}
+
+    secret = server.ok("POST", "/users/me/tfa/generate", {"password": "tess-pw-123"},
+                       token=token)["secret"]
+    status, _ = server.call("POST", "/users/me/tfa/enable",
+                            {"secret": secret, "otp": pyotp.TOTP(secret).now()}, token=token)
+    assert status == 204
+    answers = server.burst("GET", f"/items/{notes}?fields=title", n=6, token=token,
+                           full=True)
+    assert {(s, tuple(i["title"] for i in b["data"])) for s, b in answers} == \
+        {(200, ("hello",))}
+    assert login(server, "tess@example.org", "tess-pw-123")[0] == 401
+    assert login(server, "tess@example.org", "tess-pw-123",
+                 otp=pyotp.TOTP(secret).now())[0] == 200

@@ -234,3 +234,65 @@ def test_share_reaches_o2m_children(app: Any, client: Any) -> None:
         (403, "FORBIDDEN")
     assert error(client.get(f"/items/authors/{c['bob']['id']}", headers=me))[:2] == \
         (403, "FORBIDDEN")
+
+
+def test_share_reaches_every_depth_under_the_roles_rules(app: Any, client: Any) -> None:
+    """article -> author (m2o) -> country (m2o) -> its other authors (o2m): reached two and
+    three relations away, but only through what the share's role may read."""
+    c = content(client)
+    ok(client.post("/collections", json=collection_body(
+        "countries", {"field": "hidden", "type": "boolean"}), headers=ADMIN))
+    ok(client.post("/fields/authors", json={"field": "country", "type": "integer"},
+                   headers=ADMIN))
+    ok(client.post("/relations", json={"collection": "authors", "field": "country",
+                                       "related_collection": "countries",
+                                       "meta": {"one_field": "authors"}}, headers=ADMIN))
+    fr = ok(client.post("/items/countries", json={"title": "France", "hidden": False},
+                    headers=ADMIN))
+    secret = ok(client.post("/items/countries", json={"title": "Atlantis", "hidden": True},
+                            headers=ADMIN))
+    cy = ok(client.post("/items/authors", json={"title": "Cy", "country": fr["id"]},
+                        headers=ADMIN))
+    ok(client.patch(f"/items/authors/{c['ada']['id']}", json={"country": fr["id"]},
+                    headers=ADMIN))
+    ok(client.patch(f"/items/authors/{c['bob']['id']}", json={"country": secret["id"]},
+                    headers=ADMIN))
+    policy = ok(client.get(f"/access?filter[role][_eq]={c['role']}&fields=policy",
+                           headers=ADMIN))[0]["policy"]
+    ok(client.post("/permissions", json={"policy": policy, "collection": "countries",
+                                         "action": "read", "fields": ["id", "title", "authors"],
+                                         "permissions": {"hidden": {"_neq": True}}},
+                   headers=ADMIN))
+
+    s = share(client, c["one"]["id"], role=c["role"])
+    me = bearer(share_login(client, s["id"]).get_json()["data"]["access_token"])
+    # two relations away, as a nested read and on its own
+    nested = ok(client.get(f"/items/articles/{c['one']['id']}"
+                           "?fields=title,author.country.title", headers=me))
+    assert nested == {"title": "one", "author": {"country": {"title": "France"}}}
+    assert ok(client.get(f"/items/countries/{fr['id']}?fields=title", headers=me)) == \
+        {"title": "France"}
+    # three away: the other author of the same country
+    assert ok(client.get(f"/items/authors/{cy['id']}?fields=title", headers=me)) == \
+        {"title": "Cy"}
+    assert sorted(a["title"] for a in ok(client.get("/items/authors?fields=title",
+                                                    headers=me))) == ["Ada", "Cy"]
+    # unrelated to the shared article: bob, and a country the role may not read at all
+    assert error(client.get(f"/items/authors/{c['bob']['id']}", headers=me))[:2] == \
+        (403, "FORBIDDEN")
+    assert error(client.get(f"/items/countries/{secret['id']}", headers=me))[:2] == \
+        (403, "FORBIDDEN")
+    # the role's field limits apply at depth too
+    assert error(client.get(f"/items/countries/{fr['id']}?fields=hidden", headers=me))[:2] \
+        == (403, "FORBIDDEN")
+
+
+def test_share_users_me(app: Any, client: Any) -> None:
+    """Directus answers /users/me for a share with the share and its role, not a user."""
+    c = content(client)
+    s = share(client, c["one"]["id"], role=c["role"])
+    me = bearer(share_login(client, s["id"]).get_json()["data"]["access_token"])
+    assert ok(client.get("/users/me", headers=me)) == {
+        "share": s["id"], "role": {"id": c["role"], "admin_access": False,
+                                   "app_access": False}}
+    assert error(client.get("/users/me"))[:2] == (401, "INVALID_CREDENTIALS")

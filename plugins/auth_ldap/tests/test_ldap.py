@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 import ldap3
+import pyotp
 import pytest
 import sqlalchemy as sa
 
@@ -196,3 +197,37 @@ def test_live_server_two_workers(backend: str, live_server: Any, slapd_server: A
     status, body = srv.call("POST", "/auth/login/corp",
                             {"identifier": "alice", "password": ADMIN_PASSWORD}, token=None)
     assert (status, body["errors"][0]["extensions"]["code"]) == (401, "INVALID_CREDENTIALS")
+
+
+@pytest.mark.backends("sqlite", "postgres", "mysql")
+def test_tfa_user_must_give_the_code(backend: str, make_app: Any, slapd_server: Any) -> None:
+    """As Directus: an LDAP login of a user with TFA takes ``otp`` (the directory proves the
+    password, the code is checked after it); an SSO user sets TFA up without a password."""
+    app = make_app(slapd_server.settings())
+    client = app.test_client()
+    resp = _login(client, "bob", slapd_server.password("bob"))
+    assert resp.status_code == 200, resp.get_json()
+    me = {"Authorization": f"Bearer {resp.get_json()['data']['access_token']}"}
+    generated = client.post("/users/me/tfa/generate", json={}, headers=me)
+    assert generated.status_code == 200, generated.get_json()
+    secret = generated.get_json()["data"]["secret"]
+    assert client.post("/users/me/tfa/enable", json={"secret": secret,
+                                                     "otp": pyotp.TOTP(secret).now()},
+                       headers=me).status_code == 204
+
+    def login(**extra: Any) -> Any:
+        return client.post("/auth/login/corp", json={
+            "identifier": "bob", "password": slapd_server.password("bob"), **extra})
+
+    missing = login()
+    assert missing.status_code == 401
+    assert missing.get_json()["errors"][0]["extensions"]["code"] == "INVALID_OTP"
+    wrong = login(otp=pyotp.TOTP(pyotp.random_base32()).now())
+    assert wrong.get_json()["errors"][0]["extensions"]["code"] == "INVALID_OTP"
+    # the right code with a wrong password is still refused by the directory
+    bad = client.post("/auth/login/corp", json={"identifier": "bob", "password": "nope",
+                                                "otp": pyotp.TOTP(secret).now()})
+    assert bad.get_json()["errors"][0]["extensions"]["code"] == "INVALID_CREDENTIALS"
+    good = login(otp=pyotp.TOTP(secret).now())
+    assert good.status_code == 200, good.get_json()
+    assert good.get_json()["data"]["access_token"]

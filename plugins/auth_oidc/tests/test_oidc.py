@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import pyotp
 import pytest
 import sqlalchemy as sa
 from transom_auth_oidc import state_cookie
@@ -277,3 +278,41 @@ def test_sync_user_info(backend: str, make_app: Any, oidc_idp: Any, browser_cls:
     assert browser_cls(synced.test_client()).login("syd")[0] == 200
     [syd] = _users(synced, "syd")
     assert (syd["email"], syd["first_name"]) == ("syd@example.net", "Sydney")
+
+
+@pytest.mark.backends("sqlite", "postgres", "mysql")
+def test_tfa_user_passes_the_code_through_the_flow(
+        backend: str, make_app: Any, oidc_idp: Any, browser_cls: Any) -> None:
+    """As Directus 11: an SSO user with TFA starts the flow with ``?otp=``; the code rides
+    the signed state cookie and is checked when the callback logs them in."""
+    app = make_app(oidc_idp.settings())
+    sub = f"tfa-{backend}"
+    oidc_idp.set_user(sub, email=f"{sub}@example.org")
+    status, _, body, _ = browser_cls(app.test_client()).login(sub)
+    assert status == 200, body
+    client = app.test_client()
+    me = {"Authorization": f"Bearer {body['data']['access_token']}"}
+    generated = client.post("/users/me/tfa/generate", json={}, headers=me)
+    assert generated.status_code == 200, generated.get_json()
+    secret = generated.get_json()["data"]["secret"]
+    assert client.post("/users/me/tfa/enable", json={"secret": secret,
+                                                     "otp": pyotp.TOTP(secret).now()},
+                       headers=me).status_code == 204
+
+    def login(otp: str | None) -> tuple[int, Any]:
+        browser = browser_cls(app.test_client())
+        start = "/auth/login/google" + (f"?otp={otp}" if otp is not None else "")
+        status, headers, body, _ = browser.get(start)
+        assert status == 302, body
+        status, _, body, _ = browser.get(browser.authorize(headers["Location"], sub))
+        return status, body
+
+    assert (lambda r: (r[0], _code(r[1])))(login(None)) == (401, "INVALID_OTP")
+    wrong = pyotp.TOTP(pyotp.random_base32()).now()
+    assert (lambda r: (r[0], _code(r[1])))(login(wrong)) == (401, "INVALID_OTP")
+    status, body = login(pyotp.TOTP(secret).now())
+    assert status == 200, body
+    assert body["data"]["access_token"]
+    # not a code at all: refused before the flow starts
+    resp = app.test_client().get("/auth/login/google?otp=drop%20table")
+    assert (resp.status_code, _code(resp.get_json())) == (400, "INVALID_PAYLOAD")

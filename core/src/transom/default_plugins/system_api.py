@@ -72,6 +72,10 @@ def _me_routes() -> None:
     def users_me() -> Response:
         """The current user"""
         acc = get_accountability()
+        if acc.share is not None and acc.user is None:
+            # Directus: a share's caller is no user; it is told its share and role
+            return json_response({"data": {"share": acc.share, "role": {
+                "id": acc.role, "admin_access": False, "app_access": False}}})
         if acc.user is None:
             raise InvalidCredentialsError()
         query = crud.request_query()
@@ -112,7 +116,7 @@ def _me_routes() -> None:
         """The current user's global access flags"""
         acc = get_accountability()
         return json_response({"data": {"app_access": acc.app, "admin_access": acc.admin,
-                                       "enforce_tfa": False}})
+                                       "enforce_tfa": acc.enforce_tfa}})
 
     @bp.get("/permissions/me")
     def permissions_me() -> Response:

@@ -13,10 +13,18 @@ SQLite's write lock) for minutes. A bad row answers 400 ``INVALID_PAYLOAD`` nami
 (1-based, the header not counted) and the field; the rows of the batches committed before
 it stay, the rest of its batch and everything after it are not written.
 
-**Export** (``POST /utils/export/:collection`` ``{query, format, file?}``) answers 204 at
-once; a thread of the worker streams the items (``ItemsService.stream_by_query``) through
-the export formats into storage, adds the ``directus_files`` row and notifies the caller in
-``directus_notifications`` ("Your export of <collection> is ready"), as Directus does.
+**Export** (``POST /utils/export/:collection`` ``{query, format, file?}``) checks the query,
+records a job row (``transom_export_jobs``) and answers 204; a thread of the worker streams
+the items (``ItemsService.stream_by_query``, ``EXPORT_BATCH_SIZE`` per batch) through the
+export formats into storage, then in one transaction adds the ``directus_files`` row,
+notifies the caller in ``directus_notifications`` ("Your export of <collection> is ready")
+and marks the job done, as Directus does. The job is durable: its run holds a lease
+(:func:`transom.locks.lease`, ``EXPORT_JOB_LEASE_TTL``) renewed after each batch, with the
+progress; every worker polls (every half lease) for unfinished jobs whose lease lapsed (their
+worker died: SIGKILL, OOM) and the one that takes the lease runs the job again from the start,
+deleting the dead run's file. Only the lease holder of record can finish a job, so a file and
+a notification appear once. A job that stops its worker 3 times is given up (the failure is
+notified); a share caller's job is not resumed.
 
 **Sort** (``POST /utils/sort/:collection`` ``{item, to}``) is Directus's manual sort: the
 collection's ``sort_field`` of the rows between the two items shift by one.
@@ -38,7 +46,8 @@ import sqlalchemy as sa
 from flask import Response, request
 from werkzeug.sansio.multipart import Data, File
 
-from .. import hookimpl
+from .. import hookimpl, locks
+from ..config import Setting
 from ..errors import (
     ErrorGroup,
     ForbiddenError,
@@ -52,8 +61,10 @@ from ..http.openapi import Blueprint
 from ..http.responses import no_content, request_json
 from ..query import parse_query_dict
 from ..query.export import EXPORT_TYPES, export_filename, export_items, stream_json_export
+from ..schedule import scheduler_enabled
 from ..services.items import ItemsService
 from ..storage import storages
+from ..system.migrations import Migration
 
 log = logging.getLogger("transom.utils")
 bp = Blueprint("transom_utils_bulk", __name__, description="Import, export, sort.")
@@ -426,19 +437,207 @@ def export_chunks(chunks: Iterable[list[Any]], fmt: str) -> Iterator[bytes]:
         yield export_items([], fmt)[0]
 
 
-def run_export(cms: Any, accountability: Any, collection: str, query: Any, fmt: str,
-               file: dict[str, Any]) -> Any:
-    """Write the export to storage with its ``directus_files`` row, then notify the
-    caller; on failure the notification says why. The file's key, or None."""
-    user = getattr(accountability, "user", None)
+# -- durable export jobs ------------------------------------------------------------------
+#: the job rows: what to export, for whom, and how far it got (hidden from /items)
+JOBS_TABLE = "transom_export_jobs"
+_jobs_md = sa.MetaData()
+jobs_table = sa.Table(
+    JOBS_TABLE, _jobs_md,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("collection", sa.String(64), nullable=False),
+    sa.Column("format", sa.String(16), nullable=False),
+    sa.Column("query", sa.Text, nullable=False),  # the request's query, as JSON
+    sa.Column("file", sa.Text, nullable=False),  # the request's file fields, as JSON
+    sa.Column("user_id", sa.String(36)),
+    sa.Column("role_id", sa.String(36)),
+    sa.Column("share_id", sa.String(36)),
+    sa.Column("ip", sa.String(255)),
+    sa.Column("status", sa.String(16), nullable=False),  # pending running done failed
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("worker", sa.String(120)),  # the lease owner running it
+    sa.Column("file_key", sa.String(255)),  # location:key being written by that attempt
+    sa.Column("rows_done", sa.Integer, nullable=False, default=0),
+    sa.Column("result", sa.String(36)),  # the directus_files id once done
+    sa.Column("error", sa.Text),
+    sa.Column("created", sa.DateTime, nullable=False),  # naive UTC on every dialect
+    sa.Column("updated", sa.DateTime, nullable=False),
+    sa.Index("transom_export_jobs_status", "status", "updated"),
+)
+#: a job that kills its worker this many times (memory, a crash) is given up
+MAX_ATTEMPTS = 3
+_UNFINISHED = ("pending", "running")
+_TABLE_READY = "transom.utils.export_table"
+_RUNNING_KEY = "transom.utils.export_running"
+_POLLER_KEY = "transom.utils.export_poller"
+
+SETTINGS = [
+    Setting("EXPORT_BATCH_SIZE", 5000, "int",
+            "Items read per batch by /utils/export (also how often its progress is saved)."),
+    Setting("EXPORT_JOB_LEASE_TTL", 60_000, "duration",
+            "How long an export job's worker may go silent before another worker resumes "
+            "the job (it renews its lease after each batch)."),
+]
+
+
+def _create_jobs_table(conn: Any, dialect: Any = None) -> None:
+    _jobs_md.create_all(conn, checkfirst=True)
+
+
+def _drop_jobs_table(conn: Any, dialect: Any = None) -> None:
+    _jobs_md.drop_all(conn, checkfirst=True)
+
+
+def _ensure_jobs_table(cms: Any) -> None:
+    """The table, also where the database was not bootstrapped (once per process)."""
+    if not cms.state(_TABLE_READY, lambda: [False])[0]:
+        with cms.begin() as conn:
+            _create_jobs_table(conn)
+        cms.state(_TABLE_READY)[0] = True
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _lease_ttl_s(cms: Any) -> float:
+    return max(1.0, int(cms.config.get("EXPORT_JOB_LEASE_TTL") or 60_000) / 1000.0)
+
+
+def _job_lease(cms: Any, job_id: str) -> locks.Lease:
+    return locks.lease(cms, f"export:{job_id}", _lease_ttl_s(cms))
+
+
+def record_export(cms: Any, accountability: Any, collection: str, raw_query: dict[str, Any],
+                  fmt: str, file: dict[str, Any]) -> str:
+    """Write the job row (before answering 204): whatever happens to this worker, the
+    job is known to every other."""
+    _ensure_jobs_table(cms)
+    job_id = str(uuid.uuid4())
+    now = _now()
+    acc = accountability
+    with cms.begin() as conn:
+        conn.execute(jobs_table.insert().values(
+            id=job_id, collection=collection, format=fmt, query=json.dumps(raw_query),
+            file=json.dumps(file), user_id=getattr(acc, "user", None),
+            role_id=getattr(acc, "role", None), share_id=getattr(acc, "share", None),
+            ip=(getattr(acc, "ip", None) or "")[:255] or None, status="pending", attempts=0,
+            rows_done=0, created=now, updated=now))
+    return job_id
+
+
+def _caller_of(cms: Any, job: Any) -> Any:
+    """The accountability the export reads as, rebuilt from the job row (so a worker that
+    did not receive the request gets the requester's current permissions)."""
+    if job.user_id:
+        return cms.access.for_user(str(job.user_id), job.role_id and str(job.role_id), job.ip)
+    return cms.access.public(job.ip)
+
+
+def _run_with_lease(cms: Any, job_id: str) -> Any:
+    """Run one job if this worker can take its lease (the first run, or a resume after
+    the lease of a dead worker expired); the directus_files id, or None."""
+    running: set[str] = cms.state(_RUNNING_KEY, set)
+    if job_id in running:
+        return None
+    running.add(job_id)
+    lease = _job_lease(cms, job_id)
     try:
-        chunks = ItemsService(cms, collection, accountability).stream_by_query(query)
-        location = str(file.get("storage") or storages(cms).default)
+        if not lease.acquire():
+            return None
+        return _run_job(cms, job_id, lease)
+    finally:
+        running.discard(job_id)
+        try:
+            lease.release()
+        except Exception:  # noqa: BLE001 - it expires by itself
+            log.warning("could not release the lease of export %s", job_id)
+
+
+def _run_job(cms: Any, job_id: str, lease: locks.Lease) -> Any:
+    t = jobs_table
+    with cms.begin() as conn:
+        taken = conn.execute(t.update().where(t.c.id == job_id, t.c.status.in_(_UNFINISHED))
+                             .values(status="running", attempts=t.c.attempts + 1,
+                                     worker=lease.owner, updated=_now())).rowcount
+        job = conn.execute(sa.select(t).where(t.c.id == job_id)).first()
+    if not taken or job is None:
+        return None  # finished meanwhile
+    if job.file_key:  # the partial file of a run that died
+        old_location, _, old_key = str(job.file_key).partition(":")
+        try:
+            storages(cms).get(old_location).delete(old_key)
+        except Exception:  # noqa: BLE001 - an orphan file is no reason to stop
+            log.warning("could not delete the partial export %s", job.file_key)
+    if job.share_id or job.attempts > MAX_ATTEMPTS:
+        reason = ("a share's export cannot be resumed" if job.share_id
+                  else f"it stopped its worker {job.attempts - 1} times")
+        _finish(cms, job, lease, None, f"The export was given up: {reason}.")
+        return None
+    return run_export(cms, _caller_of(cms, job), job, lease)
+
+
+def _finish(cms: Any, job: Any, lease: locks.Lease, row: dict[str, Any] | None,
+            error: str | None, caller: Any = None) -> Any:
+    """Mark the job done (with its file row) or failed, and notify its owner, in one
+    transaction that only the lease holder of record can commit."""
+    t = jobs_table
+    collection, user = job.collection, job.user_id
+    with cms.begin() as conn:
+        won = conn.execute(t.update().where(
+            t.c.id == job.id, t.c.worker == lease.owner, t.c.status == "running").values(
+            status="failed" if row is None else "done", result=row and row["id"],
+            error=error, updated=_now())).rowcount
+        if won != 1:
+            return None  # another worker took the job over: its run reports
+        saved = None
+        if row is not None:
+            # as the requester, as Directus: who may not create files gets no export
+            saved = ItemsService(cms, "directus_files", caller, conn).create_one(row)
+            _notify(cms, conn, user, f"Your export of {collection} is ready", None, saved)
+        else:
+            _notify(cms, conn, user, f"Your export of {collection} failed",
+                    f"Please contact your system administrator for more information.\n\n"
+                    f"{error}", None)
+    return saved
+
+
+def run_export(cms: Any, accountability: Any, job: Any, lease: locks.Lease) -> Any:
+    """Write the export to storage, then (one transaction) its ``directus_files`` row,
+    the owner's notification and the job's end; on failure the notification says why.
+    After each batch the lease is renewed and the progress saved; a run whose lease was
+    lost stops. The file's key, or None."""
+    t = jobs_table
+    collection, fmt = job.collection, job.format
+    file = json.loads(job.file)
+    batch = max(1, int(cms.config.get("EXPORT_BATCH_SIZE") or 5000))
+    location = str(file.get("storage") or storages(cms).default)
+    key = ""
+    storage = None
+
+    def progress(chunks: Iterable[list[Any]]) -> Iterator[list[Any]]:
+        done = 0
+        for chunk in chunks:
+            done += len(chunk)
+            if not lease.acquire():
+                raise RuntimeError("the export's lease was lost")
+            with cms.begin() as conn:
+                conn.execute(t.update().where(t.c.id == job.id, t.c.worker == lease.owner)
+                             .values(rows_done=done, updated=_now()))
+            yield chunk
+
+    try:
+        query = parse_query_dict(json.loads(job.query))
+        if query.limit is None:
+            query.limit = -1  # as Directus: an export without a limit takes every item
         storage = storages(cms).get(location)
         mimetype, extension = EXPORT_TYPES[fmt]
         file_id = str(uuid.uuid4())
         key = f"{file_id}.{extension}"
-        size = storage.write(key, export_chunks(chunks, fmt))
+        with cms.begin() as conn:
+            conn.execute(t.update().where(t.c.id == job.id, t.c.worker == lease.owner)
+                         .values(file_key=f"{location}:{key}", updated=_now()))
+        chunks = ItemsService(cms, collection, accountability).stream_by_query(query, batch)
+        size = storage.write(key, export_chunks(progress(chunks), fmt))
         row = {k: v for k, v in file.items() if k not in ("id", "filename_disk", "filesize")}
         row.update({"id": file_id, "storage": location, "filename_disk": key,
                     "filename_download": file.get("filename_download")
@@ -446,33 +645,83 @@ def run_export(cms: Any, accountability: Any, collection: str, query: Any, fmt: 
                     "title": file.get("title") or f"Export: {collection}",
                     "type": mimetype.split(";")[0], "filesize": size,
                     "uploaded_on": dt.datetime.now(dt.UTC).isoformat()})
-        if user:
-            row.setdefault("uploaded_by", user)
-        try:
-            saved = ItemsService(cms, "directus_files", accountability).create_one(row)
-        except Exception:
-            storage.delete(key)
-            raise
+        if job.user_id:
+            row.setdefault("uploaded_by", str(job.user_id))
+        saved = _finish(cms, job, lease, row, None, accountability)
+        if saved is None:
+            storage.delete(key)  # taken over: the other run writes its own file
+        return saved
     except Exception as exc:  # noqa: BLE001 - a job's failure is reported to its owner
         log.warning("export of %s failed: %s", collection, exc)
-        _notify(cms, user, f"Your export of {collection} failed",
-                f"Please contact your system administrator for more information.\n\n"
-                f"{getattr(exc, 'message', None) or exc}", None)
+        if storage is not None and key:
+            try:
+                storage.delete(key)
+            except Exception:  # noqa: BLE001
+                log.warning("could not delete the failed export %s", key)
+        try:
+            _finish(cms, job, lease, None, str(getattr(exc, "message", None) or exc))
+        except Exception:  # noqa: BLE001 - nothing else can tell the user
+            log.exception("could not record the failure of export %s", job.id)
         return None
-    _notify(cms, user, f"Your export of {collection} is ready", None, saved)
-    return saved
 
 
-def _notify(cms: Any, user: Any, subject: str, message: str | None, item: Any) -> None:
+def _notify(cms: Any, conn: Any, user: Any, subject: str, message: str | None,
+            item: Any) -> None:
     if not user:
         return
-    row = {"recipient": user, "sender": user, "subject": subject, "message": message,
-           "collection": "directus_files" if item is not None else None,
+    row = {"recipient": str(user), "sender": str(user), "subject": subject,
+           "message": message, "collection": "directus_files" if item is not None else None,
            "item": str(item) if item is not None else None}
-    try:
-        ItemsService(cms, "directus_notifications", None).create_one(row)
-    except Exception:  # noqa: BLE001 - nothing else can tell the user
-        log.exception("could not notify %s of an export", user)
+    ItemsService(cms, "directus_notifications", None, conn).create_one(row)
+
+
+def stale_jobs(cms: Any) -> list[str]:
+    """Unfinished jobs nobody has reported on for a lease's time: candidates to resume."""
+    _ensure_jobs_table(cms)
+    t = jobs_table
+    limit = _now() - dt.timedelta(seconds=_lease_ttl_s(cms))
+    with cms.connect() as conn:
+        return [str(r) for r in conn.execute(sa.select(t.c.id).where(
+            t.c.status.in_(_UNFINISHED), t.c.updated < limit).order_by(t.c.created)).scalars()]
+
+
+def resume_stale_jobs(cms: Any) -> list[threading.Thread]:
+    """Start a thread for each stale job this worker may take over (its lease decides)."""
+    started = []
+    for job_id in stale_jobs(cms):
+        if job_id in cms.state(_RUNNING_KEY, set):
+            continue
+        started.append(_start(cms, job_id))
+    return started
+
+
+def _start(cms: Any, job_id: str) -> threading.Thread:
+    thread = threading.Thread(target=_run_with_lease, name=f"transom-export-{job_id[:8]}",
+                              args=(cms, job_id), daemon=True)
+    jobs = export_jobs(cms)
+    jobs[:] = [j for j in jobs if j.is_alive()]
+    jobs.append(thread)
+    thread.start()
+    return thread
+
+
+class ExportPoller:
+    """One thread per worker looking for stale jobs every half lease (a SELECT on a small
+    indexed table); the lease makes sure one worker of the deployment resumes each."""
+
+    def __init__(self, cms: Any) -> None:
+        self.cms = cms
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="transom-export-poller",
+                                       daemon=True)
+
+    def _loop(self) -> None:
+        interval = max(0.5, _lease_ttl_s(self.cms) / 2)
+        while not self.stop_event.wait(interval):
+            try:
+                resume_stale_jobs(self.cms)
+            except Exception:  # noqa: BLE001 - the next round tries again
+                log.warning("looking for unfinished exports failed", exc_info=True)
 
 
 def export_jobs(cms: Any) -> list[threading.Thread]:
@@ -497,22 +746,18 @@ def export_view(collection: str) -> Response:
     file = body.get("file") or {}
     if not isinstance(file, dict):
         raise InvalidPayloadError('"file" must be of type object')
-    query = parse_query_dict(raw_query)
-    if query.limit is None:
-        query.limit = -1  # as Directus: an export without a limit takes every item
+    parse_query_dict(raw_query)  # a malformed query: 400 now
     service = ItemsService(cms, collection, accountability)
     service.coll()
     service.permissions.require(collection, "read")
     service.read_by_query({**raw_query, "limit": 0})  # a bad field or filter: 4xx now
     if "storage" in file:
         storages(cms).get(str(file["storage"]))
-    thread = threading.Thread(target=run_export, name=f"transom-export-{collection}",
-                              args=(cms, accountability, collection, query, fmt, file),
-                              daemon=True)
-    jobs = export_jobs(cms)
-    jobs[:] = [t for t in jobs if t.is_alive()]
-    jobs.append(thread)
-    thread.start()
+    try:
+        json.dumps(file)
+    except (TypeError, ValueError) as exc:
+        raise InvalidPayloadError('"file" must be of type object') from exc
+    _start(cms, record_export(cms, accountability, collection, raw_query, fmt, file))
     return no_content()
 
 
@@ -574,3 +819,38 @@ def sort_view(collection: str) -> Response:
 @hookimpl
 def register_blueprints(cms: Any) -> Any:
     return bp
+
+
+@hookimpl
+def register_settings() -> Any:
+    return SETTINGS
+
+
+@hookimpl
+def register_migrations(cms: Any) -> Any:
+    return [Migration("20261203T-utils-export-jobs-1", "transom-export-jobs",
+                      _create_jobs_table, _drop_jobs_table)]
+
+
+@hookimpl
+def extend_schema(cms: Any, schema: Any) -> Any:
+    """The job rows are the export's own: no /items, no GraphQL type for them."""
+    schema.tables.pop(JOBS_TABLE, None)
+    return None
+
+
+@hookimpl
+def startup(cms: Any) -> None:
+    """Resume the exports of dead workers (where scheduled work runs at all)."""
+    if scheduler_enabled(cms.config):
+        poller = ExportPoller(cms)
+        cms.extensions[_POLLER_KEY] = poller
+        poller.thread.start()
+
+
+@hookimpl
+def shutdown(cms: Any) -> None:
+    poller = cms.extensions.pop(_POLLER_KEY, None)
+    if poller is not None:
+        poller.stop_event.set()
+        poller.thread.join(5.0)

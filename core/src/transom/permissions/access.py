@@ -132,7 +132,7 @@ class AccessResolver:
     def _build(self, user: str | None, role: str | None, ip: str | None,
                rows: list[dict[str, Any]], roles: tuple[str, ...]) -> Accountability:
         seen: list[str] = []
-        admin = app = False
+        admin = app = tfa = False
         for r in rows:
             if not ip_allowed(ip, r["ip_access"]):
                 continue
@@ -141,8 +141,9 @@ class AccessResolver:
                 seen.append(pid)
             admin = admin or bool(r["admin_access"])
             app = app or bool(r["app_access"])
+            tfa = tfa or bool(r["enforce_tfa"])
         return Accountability(user=user, role=role, roles=roles, policies=tuple(seen),
-                              admin=admin, app=app or admin, ip=ip)
+                              admin=admin, app=app or admin, ip=ip, enforce_tfa=tfa)
 
     def public(self, ip: str | None = None) -> Accountability:
         """The accountability of an anonymous caller (the public policies)."""

@@ -13,7 +13,7 @@ from flask import g
 
 from transom.api import client_ip, hookimpl
 
-from . import jwt_tokens, onboarding, shares
+from . import jwt_tokens, onboarding, shares, social
 from .limits import extend_schema, register_migrations  # noqa: F401 - hooks of the counters
 from .local import LocalProvider
 from .onboarding_routes import bp as onboarding_bp
@@ -29,6 +29,16 @@ __all__ = ["CLAIMS_KEY", "InvalidProviderError", "LocalProvider", "get_state", "
 @hookimpl
 def register_settings() -> Any:
     return [*SETTINGS, *onboarding.SETTINGS]
+
+
+@hookimpl
+def register_filters(cms: Any) -> Any:
+    return social.FILTERS
+
+
+@hookimpl
+def register_listeners(cms: Any) -> Any:
+    return social.LISTENERS
 
 
 @hookimpl

@@ -20,6 +20,7 @@ from flask import g, request
 
 from transom.api import (
     Accountability,
+    ForbiddenError,
     InvalidCredentialsError,
     InvalidTokenError,
     UserSuspendedError,
@@ -81,6 +82,31 @@ def accountability_for_claims(cms: Any, state: AuthState, claims: dict[str, Any]
     if session is not None and not service.session_is_live(cms, state, str(session), user_id):
         raise InvalidCredentialsError()
     role = str(user.role) if user.role is not None else None
-    return cms.access.for_user(user_id, role, ip,
-                               session=str(session) if session is not None else None,
-                               extra={CLAIMS_KEY: claims})
+    acc = cms.access.for_user(user_id, role, ip,
+                              session=str(session) if session is not None else None,
+                              extra={CLAIMS_KEY: claims})
+    if acc.enforce_tfa and not user.has_tfa and not _tfa_setup_route():
+        raise ForbiddenError(TFA_SETUP_REQUIRED)
+    return acc
+
+
+TFA_SETUP_REQUIRED = "Two-factor authentication must be set up before using this account."
+#: what a user whose policies enforce TFA may still do before setting it up: see who they
+#: are, read their global flags and set TFA up (``/auth/*`` never asks who is calling)
+_TFA_SETUP_ROUTES = frozenset({
+    ("GET", "/users/me"), ("GET", "/policies/me/globals"),
+    ("POST", "/users/me/tfa/generate"), ("POST", "/users/me/tfa/enable"),
+})
+
+
+def _tfa_setup_route() -> bool:
+    """Whether the current request is one of :data:`_TFA_SETUP_ROUTES`.
+
+    Directus's login lets such a user in and its app confines them to the TFA setup page;
+    here the API itself confines the token, so a client that skips the page gets nothing
+    more (the fix Directus's maintainers proposed in directus/directus#22190)."""
+    try:
+        method, path = request.method, request.path
+    except RuntimeError:  # resolved outside a request (a websocket handshake, a job)
+        return False
+    return (method, path.rstrip("/") or "/") in _TFA_SETUP_ROUTES

@@ -364,11 +364,12 @@ def session_is_live(cms: Any, state: AuthState, session: str, user_id: str) -> b
 
 
 def current_user(cms: Any, state: AuthState, user_id: str) -> Any:
-    """id, role and status of a user, read on every request so that a suspension or a role
-    change applies to tokens already handed out."""
+    """id, role, status and whether TFA is set up, read on every request so that a
+    suspension, a role change or a new TFA secret applies to tokens already handed out."""
     u = state.users
     with cms.connect() as conn:
-        return conn.execute(sa.select(u.c.id, u.c.role, u.c.status)
+        return conn.execute(sa.select(u.c.id, u.c.role, u.c.status,
+                                      u.c.tfa_secret.is_not(None).label("has_tfa"))
                             .where(u.c.id == user_id)).first()
 
 

@@ -6,9 +6,10 @@ item}, role, app_access: false, admin_access: false}`` with no user ``id``.
 
 The caller of a share token has no policies of its own. What it may do comes from the
 ``permission_rules`` hook of :class:`ShareRules`: nothing but ``read``, and only on the shared
-item and the items directly related to it (m2o targets, o2m children, m2m junction rows and
-their far side), each intersected with what the share's role may read (the creator's access
-when the share has no role, everything when that is an admin). The hook is registered on an
+item and the items related to it at any depth (m2o targets, o2m children, m2m junction rows and
+their far side, then theirs, up to :data:`MAX_DEPTH`), each reached and then intersected with
+what the share's role may read (the creator's access when the share has no role, everything
+when that is an admin). The hook is registered on an
 app only once a share token is used in its process, because any ``permission_rules``
 implementation turns off the compiled-read cache for every non-admin caller.
 """
@@ -213,35 +214,74 @@ def _pk_of(cms: Any, collection: str | None) -> str | None:
     return coll.primary_key if coll is not None else None
 
 
+#: how many relations away from the shared item a share reaches (Directus follows every
+#: relation; a bound keeps one request's walk, one read per collection and level, small)
+MAX_DEPTH = 5
+#: at most this many keys per collection are followed further
+MAX_KEYS = 5000
+
+
+def _hops(cms: Any, perms: Any, collection: str) -> list[tuple[str, str]]:
+    """(collection reached, dotted path to its keys) for each relation of ``collection`` the
+    share's owner may follow: the field, the related (and for m2m the far) collection and
+    their keys readable by the owner."""
+    coll = cms.schema.get(collection)
+    here = perms.access(collection, "read")
+    out: list[tuple[str, str]] = []
+    for name in coll.fields if coll is not None else ():
+        rel = cms.schema.relation(collection, name)
+        if rel is None or rel.kind in ("a2o", "m2a") or not here.field_allowed(name):
+            continue
+        related_pk = _pk_of(cms, rel.related)
+        there = perms.access(rel.related, "read") if related_pk else None
+        if there is None or not there.field_allowed(related_pk):
+            continue
+        out.append((rel.related, f"{name}.{related_pk}"))
+        far_pk = _pk_of(cms, rel.far_collection)
+        if rel.kind == "m2m" and rel.junction_field and far_pk and \
+                there.field_allowed(rel.junction_field) and \
+                perms.access(rel.far_collection, "read").field_allowed(far_pk):
+            out.append((rel.far_collection, f"{name}.{rel.junction_field}.{far_pk}"))
+    return out
+
+
 def scope_keys(cms: Any, accountability: Accountability) -> dict[str, set[str]]:
-    """Per collection, the keys the share reaches: the item and its direct relations (read
-    once per request, as the system)."""
+    """Per collection, the keys the share reaches: the item and, breadth first up to
+    :data:`MAX_DEPTH` relations away, every item related to one already reached. Each step
+    reads as the share's owner, so the owner's permissions (row filters, fields) apply at
+    every depth, not only at the end. Read once per request, as the system."""
     cached = accountability.extra.get(_KEYS_KEY)
     if cached is not None:
         return cached
     scope = accountability.extra[SCOPE_KEY]
+    owner = accountability.extra[OWNER_KEY]
     root, item = scope["collection"], str(scope["item"])
+    perms = cms.access.permissions(owner)
     keys: dict[str, set[str]] = {root: {item}}
-    coll = cms.schema.get(root)
-    paths: list[tuple[str, str]] = []  # (collection reached, dotted path to its keys)
-    if coll is not None:
-        for name in coll.fields:
-            rel = cms.schema.relation(root, name)
-            related_pk = _pk_of(cms, rel.related) if rel is not None else None
-            if rel is None or related_pk is None or rel.kind == "a2o":
+    frontier: dict[str, set[str]] = {root: {item}}
+    for _depth in range(MAX_DEPTH):
+        found: dict[str, set[str]] = {}
+        for collection, wanted in frontier.items():
+            pk = _pk_of(cms, collection)
+            paths = _hops(cms, perms, collection) if pk else []
+            if not paths or not perms.access(collection, "read").allowed:
                 continue
-            paths.append((rel.related, f"{name}.{related_pk}"))
-            far_pk = _pk_of(cms, rel.far_collection)
-            if rel.kind == "m2m" and rel.junction_field and far_pk:
-                paths.append((rel.far_collection, f"{name}.{rel.junction_field}.{far_pk}"))
-    if paths:
-        try:
-            data = ItemsService(cms, root, None, emit_events=False).read_one(
-                item, {"fields": [p for _c, p in paths]})
-        except ForbiddenError:
-            data = None
-        for collection, path in paths if data else ():
-            keys.setdefault(collection, set()).update(_collect(data, path.split(".")))
+            try:
+                rows = ItemsService(cms, collection, owner, emit_events=False).read_by_query(
+                    {"fields": [p for _c, p in paths],
+                     "filter": {pk: {"_in": sorted(wanted)[:MAX_KEYS]}}, "limit": -1})
+            except ForbiddenError:
+                continue
+            for target, path in paths:
+                found.setdefault(target, set()).update(_collect(rows, path.split(".")))
+        frontier = {}
+        for collection, reached in found.items():
+            new = reached - keys.get(collection, set())
+            if new:
+                keys.setdefault(collection, set()).update(new)
+                frontier[collection] = new
+        if not frontier:
+            break
     accountability.extra[_KEYS_KEY] = keys
     return keys
 

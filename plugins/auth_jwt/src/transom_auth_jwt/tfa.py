@@ -65,13 +65,17 @@ def _user(cms: Any, user_id: str) -> dict[str, Any]:
 
 
 def generate(cms: Any, user_id: str, password: Any) -> dict[str, str]:
-    """``{secret, otpauth_url}`` for a user who proved their password; stores nothing."""
+    """``{secret, otpauth_url}`` for a user who proved their password; stores nothing.
+
+    A single sign-on user has no password here to prove: as in Directus 11 (since
+    directus/directus#25695) their current session is the proof, and ``enable`` still
+    needs a code made from the new secret."""
     user = _user(cms, user_id)
-    if not isinstance(password, str) or not password:
-        raise InvalidPayloadError('"password" is required')
-    if user.get("provider") not in (None, DEFAULT_PROVIDER) or \
-            not verify_password(user.get("password"), password):
-        raise InvalidCredentialsError()
+    if user.get("provider") in (None, DEFAULT_PROVIDER):
+        if not isinstance(password, str) or not password:
+            raise InvalidPayloadError('"password" is required')
+        if not verify_password(user.get("password"), password):
+            raise InvalidCredentialsError()
     if user.get("tfa_secret"):
         raise InvalidPayloadError(ALREADY_SET)
     if not user.get("email"):

@@ -11,10 +11,19 @@ from typing import Any
 
 from transom.api import hookimpl
 
-from .provider import LdapProvider
 from .settings import PROVIDERS_SETTING, LdapSettings, option, provider_names
 
 __all__ = ["LdapProvider", "LdapSettings"]
+
+# ``provider`` imports ldap3: only an app that configures an ldap provider imports it.
+
+
+def __getattr__(name: str) -> Any:
+    """``LdapProvider`` on first use (module attribute hook, PEP 562)."""
+    if name == "LdapProvider":
+        from .provider import LdapProvider
+        return LdapProvider
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @hookimpl
@@ -24,6 +33,9 @@ def register_settings() -> Any:
 
 @hookimpl
 def register_auth_providers(cms: Any) -> Any:
-    return [LdapProvider(LdapSettings.read(cms.config, name))
-            for name in provider_names(cms.config)
-            if str(option(cms.config, name, "DRIVER", "")).lower() == "ldap"]
+    names = [name for name in provider_names(cms.config)
+             if str(option(cms.config, name, "DRIVER", "")).lower() == "ldap"]
+    if not names:
+        return []
+    from .provider import LdapProvider
+    return [LdapProvider(LdapSettings.read(cms.config, name)) for name in names]

@@ -1,10 +1,11 @@
 """``GET /auth/login/<provider>`` starts a browser login, ``.../callback`` finishes it.
 
 The start answers a redirect to the identity provider with fresh ``state``, ``nonce`` and PKCE
-challenge, and keeps them (with the caller's ``redirect``) in a signed cookie: no worker
-memory is involved, so the callback may land anywhere. The callback checks the cookie and the
-state, runs the auth plugin's login (the provider exchanges the code), then either sets the
-session (or refresh) cookie and redirects, or answers the tokens as JSON.
+challenge, and keeps them (with the caller's ``redirect`` and, for a user with two-factor
+authentication, the ``otp`` query parameter, as Directus 11 carries it) in a signed cookie:
+no worker memory is involved, so the callback may land anywhere. The callback checks the
+cookie and the state, runs the auth plugin's login (the provider exchanges the code), then
+either sets the session (or refresh) cookie and redirects, or answers the tokens as JSON.
 """
 
 from __future__ import annotations
@@ -91,9 +92,12 @@ def start(name: str) -> Response:
     target = request.args.get("redirect") or None
     if target is not None and not redirect_allowed(cms, provider, target):
         raise InvalidPayloadError(f'URL "{target}" can\'t be used to redirect after login')
+    otp = request.args.get("otp") or None  # Directus: a TFA user's code rides the flow
+    if otp is not None and (len(otp) > 16 or not otp.strip().isdigit()):
+        raise InvalidPayloadError('"otp" must be a one-time password')
     data = {"provider": name, "state": secrets.token_urlsafe(24),
             "nonce": secrets.token_urlsafe(24), "verifier": secrets.token_urlsafe(48),
-            "redirect": target}
+            "redirect": target, "otp": otp}
     url = provider.idp.authorization_url(callback_url(cms, name), data["state"],
                                          data["nonce"], data["verifier"])
     resp = redirect(url, code=302)
@@ -141,6 +145,8 @@ def _finish(cms: Any, state: Any, provider: OAuthProvider, data: dict[str, Any],
                          origin=request.headers.get("Origin"))
     payload = {"code": request.args["code"], "code_verifier": str(data["verifier"]),
                "nonce": str(data["nonce"]), "redirect_uri": callback_url(cms, provider.name)}
+    if isinstance(data.get("otp"), str):
+        payload["otp"] = data["otp"]  # checked by the login policy for users with TFA
     user, emit = auth.authenticate(cms, state, provider, payload, caller)
     mode = provider.settings.mode if target else "json"
     issued = auth.issue_session(cms, state, user, mode, caller, provider.name)

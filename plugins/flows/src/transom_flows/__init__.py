@@ -35,6 +35,9 @@ SETTINGS = (
             "Modules script operations may import (none by default)."),
     Setting("FLOWS_REQUEST_TIMEOUT", 10.0, "float",
             "Seconds a request operation waits for its answer."),
+    Setting("FLOWS_REQUEST_IP_ALLOW_LIST", [], "csv",
+            "Addresses or networks request operations may reach although IMPORT_IP_DENY_LIST "
+            "denies them (e.g. 127.0.0.1)."),
     Setting("FLOWS_SLEEP_MAX_MS", 60_000, "int", "Longest sleep operation, in milliseconds."),
     Setting("FLOWS_MAX_DEPTH", 10, "int", "How deep flows may trigger one another."),
 )

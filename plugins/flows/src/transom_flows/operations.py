@@ -18,8 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import requests
-
 from transom.api import (
     Accountability,
     EmailMessage,
@@ -29,6 +27,7 @@ from transom.api import (
     TransomError,
 )
 
+from . import jwt_op, net
 from .sandbox import Limits, ScriptError, run_script
 from .templates import FilterSyntaxError, matches
 
@@ -163,36 +162,40 @@ def op_item_delete(ctx: RunContext, options: dict[str, Any]) -> Any:
 
 
 def op_request(ctx: RunContext, options: dict[str, Any]) -> Any:
+    """Directus's "Webhook / Request URL": refuses denied addresses (see net.py)."""
     url = options.get("url")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise InvalidPayloadError('"url" must be an http(s) URL')
     method = str(options.get("method") or "GET").upper()
+    if method not in HTTP_METHODS:
+        raise InvalidPayloadError(f'"method" must be one of [{", ".join(HTTP_METHODS)}]')
     headers: dict[str, str] = {}
     for item in options.get("headers") or []:
         if isinstance(item, dict) and item.get("header"):
             headers[str(item["header"])] = str(item.get("value") or "")
     body = options.get("body")
-    kwargs: dict[str, Any] = {}
+    raw: bytes | None = None
     if body is not None and body != "":
         if isinstance(body, (dict, list)):
-            kwargs["json"] = body
+            raw = json.dumps(body).encode()
+            headers.setdefault("Content-Type", "application/json")
         else:
-            kwargs["data"] = str(body).encode()
+            raw = str(body).encode()
     timeout = float(ctx.cms.config.get("FLOWS_REQUEST_TIMEOUT") or 10.0)
     try:
-        resp = requests.request(method, url, headers=headers, timeout=timeout, **kwargs)
-    except requests.RequestException as exc:
-        raise OperationError(f"Request failed: {exc.__class__.__name__}") from exc
-    try:
-        data: Any = resp.json()
-    except ValueError:
-        data = resp.text
-    result = {"status": resp.status_code, "statusText": resp.reason,
-              "headers": dict(resp.headers), "data": data}
-    if resp.status_code >= 400:
-        raise OperationError(f"Request failed with status {resp.status_code}",
+        answer = net.send(net.Guard.from_config(ctx.cms.config), method, url, headers, raw,
+                          timeout)
+    except net.RequestFailed as exc:
+        raise OperationError(f"Request failed: {exc}") from exc
+    result = {"status": answer.status, "statusText": answer.reason,
+              "headers": answer.headers, "data": answer.data}
+    if answer.status >= 400:
+        raise OperationError(f"Request failed with status {answer.status}",
                              response=result)
     return result
+
+
+HTTP_METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS")
 
 
 def op_log(ctx: RunContext, options: dict[str, Any]) -> Any:
@@ -319,4 +322,5 @@ OPERATIONS: dict[str, Handler] = {
     "throw-error": op_throw_error,
     "trigger": op_trigger,
     "exec": op_exec,
+    "json-web-token": lambda ctx, options: jwt_op.run(options),
 }
