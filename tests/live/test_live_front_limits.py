@@ -6,7 +6,15 @@ from typing import Any
 
 import pytest
 
+# every test leaves the server answering (each checks it): one server for the module (per
+# xdist worker that runs some of its tests)
 pytestmark = pytest.mark.live
+
+
+@pytest.fixture(scope="module")
+def front(module_live_server: Any) -> Any:
+    """The module's server (sqlite, 2 workers)."""
+    return module_live_server()
 
 
 def _code(body: Any) -> str:
@@ -14,8 +22,8 @@ def _code(body: Any) -> str:
     return body["errors"][0]["extensions"]["code"]
 
 
-def test_limits_answer_in_the_envelope(live_server: Any) -> None:
-    server = live_server()
+def test_limits_answer_in_the_envelope(front: Any) -> None:
+    server = front
     status, body = server.call("GET", "/server/ping?q=" + "a" * 9000, token=None)
     assert (status, _code(body)) == (414, "URI_TOO_LONG")
     # beyond gunicorn's old 8190-byte line limit too
@@ -59,9 +67,9 @@ def _raw(port: int, data: bytes) -> tuple[int, dict[str, str], Any]:
     (b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
      b"Transfer-Encoding: chunked\r\n\r\nzz\r\n", "INVALID_PAYLOAD"),
 ], ids=["request-line", "version", "method", "header", "chunk"])
-def test_malformed_http_answers_in_the_envelope(live_server: Any, request_bytes: bytes,
+def test_malformed_http_answers_in_the_envelope(front: Any, request_bytes: bytes,
                                                 code: str) -> None:
-    server = live_server()
+    server = front
     status, headers, body = _raw(server.port, request_bytes)
     assert status == 400, (status, body)
     assert headers["Content-Type"].startswith("application/json")

@@ -11,6 +11,8 @@ re-exports the rest: :mod:`.live_process` is the server, :mod:`.live_support` th
   ``database`` names one to share (an URL, or another :class:`LiveServer`). ``backend``
   defaults to the test's ``backend`` fixture when it uses it, else ``sqlite``. Every server is
   stopped, and every database dropped, when the test ends, even when it fails;
+* ``module_live_server``: the same factory for a whole module, its servers shared by the
+  module's tests (for tests that leave a server as they found it);
 * ``live_redis_url``: a Redis URL (``TRANSOM_TEST_REDIS_URL``, default
   ``redis://127.0.0.1:6379/0``); skipped when Redis is unreachable, a failure under ``CI=true``.
 
@@ -27,7 +29,7 @@ Outside pytest, :class:`LiveServer` is a context manager::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import pytest
@@ -82,6 +84,7 @@ __all__ = [
     "free_port",
     "live_redis_url",
     "live_server",
+    "module_live_server",
     "read_permission",
     "redis_unavailable_reason",
     "redis_url",
@@ -104,15 +107,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "live_server" in getattr(item, "fixturenames", ()) \
+        names = getattr(item, "fixturenames", ())
+        if ("live_server" in names or "module_live_server" in names) \
                 and item.get_closest_marker("live") is None:
             item.add_marker(pytest.mark.live)
 
 
-@pytest.fixture
-def live_server(request: pytest.FixtureRequest,
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., LiveServer]]:
-    """Factory of live servers, all stopped (and their databases dropped) after the test."""
+@contextmanager
+def _server_factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                    per_test: bool) -> Iterator[Callable[..., LiveServer]]:
+    """The factory behind :func:`live_server` and :func:`module_live_server`: every server
+    it starts is killed, and every database it made dropped, when the block ends."""
     servers: list[LiveServer] = []
     with ExitStack() as stack:  # databases, dropped once every server has stopped
 
@@ -128,7 +133,8 @@ def live_server(request: pytest.FixtureRequest,
             else:
                 if backend is None:
                     backend = (request.getfixturevalue("backend")
-                               if "backend" in request.fixturenames else "sqlite")
+                               if per_test and "backend" in request.fixturenames
+                               else "sqlite")
                 else:
                     require_backend(backend)
                 url = stack.enter_context(fresh_database(backend, workdir))
@@ -140,7 +146,28 @@ def live_server(request: pytest.FixtureRequest,
         try:
             yield factory
         finally:
-            stop_all(servers)
+            # throw-away servers: killed, not shut down gracefully (seconds saved per server)
+            stop_all(servers, graceful=False)
+
+
+@pytest.fixture
+def live_server(request: pytest.FixtureRequest,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., LiveServer]]:
+    """Factory of live servers, all stopped (and their databases dropped) after the test."""
+    with _server_factory(request, tmp_path_factory, per_test=True) as factory:
+        yield factory
+
+
+@pytest.fixture(scope="module")
+def module_live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                       ) -> Iterator[Callable[..., LiveServer]]:
+    """:func:`live_server` for a whole module: the servers it starts are shared by the
+    module's tests and stopped after its last one. For tests that leave the server as they
+    found it (each start costs seconds); ``backend`` defaults to ``sqlite``. Under xdist,
+    each worker that runs some of the module's tests starts its own. (``--dist loadgroup``
+    would keep a module on one worker, but with pytest 9 and xdist 3.8 it groups nothing.)"""
+    with _server_factory(request, tmp_path_factory, per_test=False) as factory:
+        yield factory
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ _running_lock = threading.Lock()
 def _stop_all() -> None:  # last resort: never leave a server behind
     with _running_lock:
         servers = list(_running)
-    stop_all(servers)
+    stop_all(servers, graceful=False)
 
 
 _IDLE_WCHAN = ("poll", "select", "epoll", "ep_poll")
@@ -130,7 +130,7 @@ class LiveServer:
             if problem is None:
                 return self
             text = self.log_text()[offset:]
-            self.stop()
+            self.stop(graceful=False)  # it never served: nothing to shut down politely
             busy = "Address already in use" in text or "Connection in use" in text
             if not (busy and attempt < 2):  # another process took the port: try another
                 raise LiveServerError(
@@ -216,16 +216,20 @@ class LiveServer:
                 idle_rounds = 0
             time.sleep(0.02)
 
-    def stop(self) -> None:
+    def stop(self, graceful: bool = True) -> None:
         """SIGTERM to the process group, then SIGKILL if it lingers (idempotent).
+
+        ``graceful=False`` sends SIGKILL at once: the fixtures' clean-up after a test, whose
+        server and database are thrown away, need not wait for gunicorn's graceful shutdown
+        (seconds per server). A test that stops a server itself keeps the graceful path.
 
         The master is waited for without being reaped, so that its process group cannot be
         reused while left-over workers are killed; it is reaped last."""
         proc, self.proc = self.proc, None
         if proc is not None:
             pgid = proc.pid
-            _signal_group(pgid, signal.SIGTERM)
-            if not _exited(proc, 10.0):
+            _signal_group(pgid, signal.SIGTERM if graceful else signal.SIGKILL)
+            if not _exited(proc, 10.0 if graceful else 5.0):
                 _signal_group(pgid, signal.SIGKILL)
                 _exited(proc, 5.0)
             if proc.returncode is None:  # a zombie still holds the group: safe to signal
@@ -406,9 +410,11 @@ class Checks:
                         + "\n- ".join(self.failures), pytrace=False)
 
 
-def stop_all(servers: list[LiveServer]) -> None:
-    """Stop several servers at once (each stop waits for its workers)."""
-    threads = [threading.Thread(target=s.stop, name=f"stop-{s.port}") for s in servers]
+def stop_all(servers: list[LiveServer], graceful: bool = True) -> None:
+    """Stop several servers at once (each stop waits for its workers); ``graceful=False``
+    kills them (see :meth:`LiveServer.stop`)."""
+    threads = [threading.Thread(target=s.stop, args=(graceful,), name=f"stop-{s.port}")
+               for s in servers]
     for t in threads:
         t.start()
     for t in threads:
