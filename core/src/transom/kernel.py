@@ -13,7 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
@@ -220,15 +220,22 @@ class Transom:
                                      dialect=self.dialect)
 
     # -- database -----------------------------------------------------------------------
-    @contextmanager
-    def connect(self, replica: bool = False) -> Iterator[Connection]:
+    def connect(self, replica: bool = False) -> AbstractContextManager[Connection]:
         """A connection for reads, with the dialect's read options (autocommit where the
         driver can skip a BEGIN/ROLLBACK round trip).
 
         ``replica=True`` (item reads) lets a healthy read replica serve it, unless this
         client wrote moments ago. A replica that fails is taken out and the read is
-        answered by the primary (see :mod:`transom.replicas`)."""
-        chosen = self._pick_replica() if replica else None
+        answered by the primary (see :mod:`transom.replicas`). Without replicas this is
+        the read engine's own ``Connection`` (itself a context manager): no generator
+        wrapped around every read."""
+        if not replica or self.replicas is None:
+            return self._read_engine.connect()
+        return self._connect_replica()
+
+    @contextmanager
+    def _connect_replica(self) -> Iterator[Connection]:
+        chosen = self._pick_replica()
         if chosen is None:
             with self._read_engine.connect() as conn:
                 yield conn

@@ -13,9 +13,9 @@ Both are the ``request_id`` step of the request pipeline (``register_request_ste
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 from flask import g, request
@@ -28,6 +28,7 @@ from ..http.pipeline import STEP_REQUEST_ID, RequestStep
 log = logging.getLogger("transom.access")
 
 REQUEST_ID_HEADER = "X-Request-Id"
+_REQUEST_ID_ENVIRON = "HTTP_X_REQUEST_ID"  # read from the WSGI environ: no Headers lookup
 _UNSAFE = re.compile(r"[^A-Za-z0-9._:@/+=-]")
 MAX_REQUEST_ID = 128
 
@@ -44,7 +45,8 @@ def sanitize_request_id(value: str | None) -> str | None:
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    """32 random hex digits (the form of ``uuid4().hex``, at a third of its cost)."""
+    return os.urandom(16).hex()
 
 
 @hookimpl
@@ -60,9 +62,9 @@ def register_request_steps(cms: Any) -> RequestStep:
     def start_request() -> None:
         env = request.environ
         env["transom.request_start"] = time.perf_counter()
-        env["transom.request_id"] = (
-            sanitize_request_id(request.headers.get(REQUEST_ID_HEADER)) or new_request_id()
-        )
+        sent = env.get(_REQUEST_ID_ENVIRON)
+        env["transom.request_id"] = (sanitize_request_id(sent) if sent else None) \
+            or new_request_id()
 
     def finish_request(resp: Any) -> Any:
         env = request.environ
@@ -70,6 +72,8 @@ def register_request_steps(cms: Any) -> RequestStep:
         if rid is None:  # a response made before the front hooks ran
             rid = env["transom.request_id"] = new_request_id()
         resp.headers[REQUEST_ID_HEADER] = rid
+        if not log.isEnabledFor(logging.INFO):
+            return resp  # nor DEBUG: the access log is off (LOG_LEVEL warn and above)
         path = request.path
         if path in ignored:
             return resp

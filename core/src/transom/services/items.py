@@ -8,8 +8,9 @@ events only when it commits.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -19,7 +20,7 @@ from ..compiler.context import CompileContext
 from ..compiler.keyset import keyset_query, next_cursor
 from ..compiler.reader import Reader, paginate
 from ..compiler.tree import build_tree
-from ..compiler.values import ValueError_, to_db
+from ..compiler.values import ValueError_, to_db, to_filter_value
 from ..compiler.where import rule_condition
 from ..compiler.writer import Mutation, refuse_view
 from ..errors import ForbiddenError, InvalidPayloadError, TransomError
@@ -28,6 +29,10 @@ from ..permissions.access import ACCESS_COLLECTIONS
 from ..query import Query, has_dynamic_variables, parse_query_dict
 from ..query.model import limit_settings
 
+#: key types ``read_one`` compares with a bound parameter in a cached plan
+BOUND_KEY_TYPES = frozenset({"integer", "bigInteger", "string", "uuid"})
+#: the name of that parameter (nothing in a compiled read uses it)
+ONE_KEY_PARAM = "transom_one_key"
 #: items per chunk of a streamed read (``limit=-1``, exports)
 STREAM_CHUNK = 1000
 #: metadata whose rows are part of the schema snapshot
@@ -89,16 +94,12 @@ class ItemsService:
     def _load_dynamic(self, kind: str, paths: set[str]) -> dict[str, Any] | None:
         return load_dynamic(self.cms, self.accountability, kind, paths, self.connection)
 
-    @contextmanager
-    def _read_conn(self) -> Iterator[sa.Connection]:
+    def _read_conn(self) -> AbstractContextManager[sa.Connection]:
         if self.connection is not None:
-            yield self.connection
-        else:
-            # user collections may be read on a replica; system rows (users, access,
-            # settings) always come from the primary, as the kernel reads them
-            with self.cms.connect(replica=not self.collection.startswith("directus_")) \
-                    as conn:
-                yield conn
+            return nullcontext(self.connection)  # the caller's: left open
+        # user collections may be read on a replica; system rows (users, access,
+        # settings) always come from the primary, as the kernel reads them
+        return self.cms.connect(replica=not self.collection.startswith("directus_"))
 
     @contextmanager
     def _mutation(self) -> Iterator[Mutation]:
@@ -160,7 +161,10 @@ class ItemsService:
 
     # -- reads --------------------------------------------------------------------------
     def read_by_query(self, query: Query | dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        query = self._filter_query(_as_query(query))
+        return self._read_filtered(self._filter_query(_as_query(query)))
+
+    def _read_filtered(self, query: Query) -> list[dict[str, Any]]:
+        """A read whose ``items.query`` filters have run."""
         ctx = self._context()
         coll = ctx.collection(self.collection)
         self.permissions.require(self.collection, "read")
@@ -289,15 +293,58 @@ class ItemsService:
     def read_one(self, key: Any, query: Query | dict[str, Any] | None = None) -> dict[str, Any]:
         """One item, or 403 when it is missing or hidden (the two look the same)."""
         query = _as_query(query)
-        pk = self.coll().primary_key
+        coll = self.coll()
+        pk = coll.primary_key
         typed = self._typed_key(key)
         flt = {pk: {"_eq": typed}}
         merged = {"_and": [query.filter, flt]} if query.filter else flt
-        items = self.read_by_query(query.copy(filter=merged, limit=1, offset=None, page=None,
-                                              aggregate=None, group=None))
+        one = query.copy(filter=merged, limit=1, offset=None, page=None, aggregate=None,
+                         group=None)
+        filtered = self._filter_query(one)  # hooks see the key filter, as in Directus
+        items = None
+        if filtered is one:  # no hook changed the query: the shared plan answers it
+            items = self._read_one_bound(coll, typed, query, one)
+        if items is None:
+            items = self._read_filtered(filtered)
         if not items:
             raise ForbiddenError()
         return items[0]
+
+    def _read_one_bound(self, coll: Collection, typed: Any, query: Query, one: Query
+                        ) -> list[dict[str, Any]] | None:
+        """``read_one`` through a plan whose key is a bound parameter, cached per
+        collection, query shape (without the key), caller's rules and schema version, so
+        that reading many ids compiles one plan, not one per id (the filter values are part
+        of ``read_by_query``'s plan key). None when that plan cannot be used: an uncachable
+        read, or a key type whose comparison the compiler writes specially (SQLite instants,
+        decimals). ``one`` is the query with the key filter, which the read hooks see."""
+        if coll.pk_field.type not in BOUND_KEY_TYPES:
+            return None
+        shape = query.copy(limit=1, offset=None, page=None, aggregate=None, group=None)
+        key = self._plan_key(shape)
+        if key is None:
+            return None
+        try:
+            value = to_filter_value(coll.pk_field.type, typed)
+        except ValueError_:
+            raise ForbiddenError() from None
+        key = ("read_one", *key)
+        ctx = self._context()
+        self.permissions.require(self.collection, "read")
+        with self._read_conn() as conn:
+            reader = Reader(ctx, conn)
+            plan = self.cms.plans.get(key)
+            if plan is None:
+                plan = reader.plan(build_tree(ctx, ctx.collection(self.collection),
+                                              shape.fields, shape), shape)
+                pk_col = plan.stmt.selected_columns[plan.index["__pk"]].element
+                plan = dataclasses.replace(plan, stmt=plan.stmt.where(
+                    pk_col == sa.bindparam(ONE_KEY_PARAM, type_=pk_col.type)))
+                self.cms.plans.put(key, plan)
+            items = reader.shape(plan, conn.execute(plan.stmt, {ONE_KEY_PARAM: value}).all())
+        items = self._filter_read(one, items)
+        self._emit_read(one, items)
+        return items
 
     def read_many(self, keys: list[Any], query: Query | dict[str, Any] | None = None
                   ) -> list[dict[str, Any]]:

@@ -12,12 +12,22 @@ from typing import Any
 
 from transom.api import hookimpl
 
-from .provider import SamlProvider
 from .replay import extend_schema, register_migrations  # noqa: F401 - hooks of the table
-from .routes import blueprint
 from .settings import DRIVER, PROVIDERS_SETTING, SamlSettings, option, provider_names
 
 __all__ = ["SamlProvider", "SamlSettings"]
+
+# ``provider`` and ``routes`` import pysaml2, which builds its XML schema validators at
+# import (~2.6 s): they are imported only by an app that configures a saml provider, so a
+# deployment without SAML starts without them.
+
+
+def __getattr__(name: str) -> Any:
+    """``SamlProvider`` on first use (module attribute hook, PEP 562)."""
+    if name == "SamlProvider":
+        from .provider import SamlProvider
+        return SamlProvider
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _names(cms: Any) -> list[str]:
@@ -33,9 +43,16 @@ def register_settings() -> Any:
 @hookimpl
 def register_blueprints(cms: Any) -> Any:
     names = _names(cms)
-    return blueprint(names) if names else None
+    if not names:
+        return None
+    from .routes import blueprint
+    return blueprint(names)
 
 
 @hookimpl
 def register_auth_providers(cms: Any) -> Any:
-    return [SamlProvider(SamlSettings.read(cms.config, name)) for name in _names(cms)]
+    names = _names(cms)
+    if not names:
+        return []
+    from .provider import SamlProvider
+    return [SamlProvider(SamlSettings.read(cms.config, name)) for name in names]

@@ -70,11 +70,14 @@ _WRITES = {
     "transom_items.update_items": ("PATCH",),
     "transom_items.update_item": ("PATCH",),
 }
+_ITEM_ENDPOINTS = frozenset((*_READS, *_WRITES))
 _SCHEMA_PREFIX = "transom_schema."
 _G_KEY = "transom_i18n"
 _G_WRITE = "transom_i18n_write"
 _G_SCHEMA = "transom_i18n_schema"
 _G_OWN = "transom_i18n_own"
+#: set once ``before_request`` has worked out the request's language (None included)
+_G_CHECKED = "transom_i18n_checked"
 
 
 @dataclass
@@ -133,8 +136,10 @@ def _lang_request(cms: Any, *, strict: bool) -> LangRequest | None:
     collection = (request.view_args or {}).get("collection")
     if collection is None and not request.endpoint.startswith("transom_graphql."):
         return None
-    fallback = str(cms.config.get("I18N_FALLBACK_LANG") or "")
     lang = request.args.get(param) if param.encode() in request.query_string else None
+    if lang is None and "Accept-Language" not in request.headers:
+        return None  # the common case: nothing asked, nothing more to work out
+    fallback = str(cms.config.get("I18N_FALLBACK_LANG") or "")
     if lang is not None:
         if not valid_lang(lang):
             if strict:
@@ -390,6 +395,7 @@ def init_app(cms: Any, app: Any) -> None:
                 setattr(g, _G_SCHEMA, plan)
             return
         wanted = _lang_request(cms, strict=True)
+        setattr(g, _G_CHECKED, True)
         lang = _write_lang(cms)
         collection = (request.view_args or {}).get("collection")
         if lang is not None and collection \
@@ -423,14 +429,16 @@ def init_app(cms: Any, app: Any) -> None:
 
     def _after_items(resp: Response) -> Response:
         collection = (request.view_args or {}).get("collection")
-        if collection and request.endpoint in (*_READS, *_WRITES) \
+        if collection and request.endpoint in _ITEM_ENDPOINTS \
                 and i18n_schema.translatable_fields(cms.schema, collection):
             resp.vary.add("Accept-Language")
         if resp.status_code != 200 or resp.direct_passthrough:
             return resp
         # Worked out again rather than read from ``g`` alone: a cache hit answered from an
         # earlier ``before_request`` skips ours, and its body may still need flattening.
-        wanted: LangRequest | None = g.get(_G_KEY) or _lang_request(cms, strict=False)
+        wanted: LangRequest | None = g.get(_G_KEY)
+        if wanted is None and not g.get(_G_CHECKED):
+            wanted = _lang_request(cms, strict=False)
         if wanted is None:
             return resp
         served = _served(wanted, cms)

@@ -65,11 +65,27 @@ def is_translatable(field: Any) -> bool:
     return isinstance(options, dict) and options.get(FLAG) is True
 
 
+#: ``id(snapshot) -> (snapshot, {collection: translatable fields})`` for the last few
+#: snapshots: the hooks ask on every item request, and a snapshot never changes. The snapshot
+#: is held so that its id cannot be reused while it is in here.
+_MEMO: dict[int, tuple[SchemaSnapshot, dict[str, tuple[str, ...]]]] = {}
+_MEMO_SNAPSHOTS = 8
+
+
 def translatable_fields(schema: SchemaSnapshot, collection: str) -> list[str]:
-    coll = schema.get(collection)
-    if coll is None:
-        return []
-    return [name for name, f in coll.fields.items() if not f.is_alias and is_translatable(f)]
+    """The fields of ``collection`` flagged translatable (none for most collections)."""
+    entry = _MEMO.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        if len(_MEMO) >= _MEMO_SNAPSHOTS:
+            _MEMO.clear()
+        entry = _MEMO[id(schema)] = (schema, {})
+    found = entry[1].get(collection)
+    if found is None:
+        coll = schema.get(collection)
+        found = () if coll is None else tuple(
+            name for name, f in coll.fields.items() if not f.is_alias and is_translatable(f))
+        entry[1][collection] = found
+    return list(found)
 
 
 def junction_name(collection: str) -> str:

@@ -12,10 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
-
 from transom.api import StoredObject, hookimpl, safe_key
 
 __all__ = ["S3Storage"]
@@ -34,6 +30,10 @@ class S3Storage:
             raise ValueError(f"STORAGE_{name.upper()}_BUCKET is required for the s3 driver")
         self.prefix = str(options.get("root") or "").strip("/")
         self.part_size = max(MIN_PART, int(options.get("part_size") or 8 * 1024 * 1024))
+        # boto3 (~0.3 s to import) only once an s3 location is configured and opened
+        import boto3
+        from botocore.config import Config
+
         self.client = boto3.client(
             "s3", aws_access_key_id=options.get("key") or None,
             aws_secret_access_key=options.get("secret") or None,
@@ -100,6 +100,8 @@ class S3Storage:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
     def stat(self, key: str) -> StoredObject | None:
+        from botocore.exceptions import ClientError  # loaded with boto3 by __init__
+
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
         except ClientError as exc:

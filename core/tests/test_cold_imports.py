@@ -1,0 +1,58 @@
+"""A default deployment (SQLite, no SSO provider, local storage) must not import the heavy
+SDKs of plugins it does not use: pysaml2 alone costs ~2.6 s of cold start (it builds its
+XML schema validators at import), boto3, authlib and ldap3 ~0.3 s each. Checked in a fresh
+interpreter, since this test process has long imported them all."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+#: SDKs only a configured provider or storage location may pull in
+HEAVY = ("saml2", "boto3", "botocore", "authlib", "ldap3")
+#: the plugins that own them: they must be loaded (entry points) for the check to mean much
+OWNERS = ("transom_auth_saml", "transom_storage_s3", "transom_auth_oidc", "transom_auth_ldap")
+
+PROBE = """
+import json, sys
+from transom.app import create_app
+app = create_app({"DB_URL": sys.argv[1], "SECRET": "cold-imports-test-secret-0123456789"})
+names = sys.argv[2:]
+if names[0] == "--open-storages":
+    from transom.api import storages
+    names = names[1:]
+    storages(app.extensions["transom"]).get("s3")
+print(json.dumps({"loaded": sorted(m for m in names if m in sys.modules),
+                  "routes": len(list(app.url_map.iter_rules()))}))
+"""
+
+
+def _probe(tmp_path: Path, extra_env: dict[str, str] | None = None,
+           flags: tuple[str, ...] = ()) -> dict:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **(extra_env or {})}
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, f"sqlite:///{tmp_path / 'cold.db'}", *flags, *HEAVY, *OWNERS],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_default_app_does_not_import_provider_sdks(tmp_path: Path) -> None:
+    found = _probe(tmp_path)
+    loaded = set(found["loaded"])
+    assert set(OWNERS) <= loaded, f"plugins not loaded by entry points: {set(OWNERS) - loaded}"
+    assert not loaded & set(HEAVY), f"imported without a configured provider: {loaded & set(HEAVY)}"
+    assert found["routes"] > 0
+
+
+def test_a_configured_s3_location_imports_boto3(tmp_path: Path) -> None:
+    """The other side: the lazy import really happens once a location uses the driver."""
+    found = _probe(tmp_path, {
+        "STORAGE_LOCATIONS": "local,s3", "STORAGE_LOCAL_DRIVER": "local",
+        "STORAGE_LOCAL_ROOT": str(tmp_path / "uploads"),
+        "STORAGE_S3_DRIVER": "s3", "STORAGE_S3_BUCKET": "b", "STORAGE_S3_KEY": "k",
+        "STORAGE_S3_SECRET": "s", "STORAGE_S3_REGION": "us-east-1",
+        "STORAGE_S3_ENDPOINT": "http://127.0.0.1:9"}, ("--open-storages",))
+    assert {"boto3", "botocore"} <= set(found["loaded"]), found
