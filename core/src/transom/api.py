@@ -103,6 +103,7 @@ from .kernel import Transom
 from .locks import claim
 from .mail import EmailMessage
 from .messenger import Transport
+from .netguard import ip_listed
 from .permissions.rules import Rule
 from .plugins import flatten
 from .query import Query, has_dynamic_variables, parse_query_dict
@@ -227,6 +228,8 @@ __all__ = [
     "limiter_key_prefix",
     "connect_redis",
     "safe_url",
+    # IMPORT_IP_DENY_LIST's rule, for outbound requests made on a caller's behalf
+    "ip_listed",
 ]
 
 #: The logger extension code writes to (a child per extension: ``logger.getChild(name)``).

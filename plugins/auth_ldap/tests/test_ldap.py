@@ -9,29 +9,19 @@ from urllib.parse import quote
 import ldap3
 import pyotp
 import pytest
-import sqlalchemy as sa
 
+from transom.testing.helpers import (
+    assert_no_password_login,
+    enable_tfa,
+    named_role,
+    users_linked_to,
+)
 from transom.testing.live import free_port
 from transom.testing.plugin import ADMIN_PASSWORD
 
 ALICE = "alice-pw"  # her password in the directory of conftest.py
 
 
-def _role(client: Any, headers: dict[str, str], name: str) -> str:
-    resp = client.post("/roles", json={"name": name}, headers=headers)
-    assert resp.status_code == 200, resp.get_json()
-    return resp.get_json()["data"]["id"]
-
-
-def _users(app: Any, external_identifier: str) -> list[dict[str, Any]]:
-    cms = app.extensions["transom"]
-    with cms.connect() as conn:
-        rows = conn.execute(sa.text(
-            "SELECT id, email, role, provider, first_name, last_name, password "
-            "FROM directus_users WHERE external_identifier = :x"),
-            {"x": external_identifier}).mappings().all()
-    return [{k: (str(v) if k in ("id", "role") and v is not None else v)
-             for k, v in r.items()} for r in rows]
 
 
 def _login(client: Any, identifier: str, password: str, provider: str = "corp") -> Any:
@@ -43,8 +33,8 @@ def test_login_creates_user_with_group_role_and_links_next_time(
         backend: str, make_app: Any, slapd_server: Any, admin_headers: dict[str, str]
 ) -> None:
     bootstrap = make_app()
-    editors = _role(bootstrap.test_client(), admin_headers, "Editors")
-    fallback = _role(bootstrap.test_client(), admin_headers, "Readers")
+    editors = named_role(bootstrap.test_client(), admin_headers, "Editors")
+    fallback = named_role(bootstrap.test_client(), admin_headers, "Readers")
     app = make_app(slapd_server.settings(GROUP_DN=slapd_server.groups, DEFAULT_ROLE_ID=fallback),
                    bootstrap=False)
     client = app.test_client()
@@ -56,7 +46,7 @@ def test_login_creates_user_with_group_role_and_links_next_time(
     assert resp.status_code == 200, resp.get_json()
     tokens = resp.get_json()["data"]
     assert tokens["access_token"] and tokens["refresh_token"]
-    [alice] = _users(app, slapd_server.dn("alice"))
+    [alice] = users_linked_to(app, slapd_server.dn("alice"))
     assert (alice["email"], alice["role"], alice["provider"]) == \
         ("alice@example.org", editors, "corp")
     assert (alice["first_name"], alice["last_name"], alice["password"]) == \
@@ -67,11 +57,11 @@ def test_login_creates_user_with_group_role_and_links_next_time(
 
     again = _login(client, "alice", ALICE)
     assert again.status_code == 200
-    assert [u["id"] for u in _users(app, slapd_server.dn("alice"))] == [alice["id"]]
+    assert [u["id"] for u in users_linked_to(app, slapd_server.dn("alice"))] == [alice["id"]]
 
     # bob is in Staff only, which names no role: the default role
     assert _login(client, "bob", slapd_server.password("bob")).status_code == 200
-    assert _users(app, slapd_server.dn("bob"))[0]["role"] == fallback
+    assert users_linked_to(app, slapd_server.dn("bob"))[0]["role"] == fallback
 
 
 @pytest.mark.backends("sqlite", "postgres", "mysql")
@@ -82,7 +72,7 @@ def test_refusals(backend: str, make_app: Any, slapd_server: Any) -> None:
     wrong = _login(client, "alice", "not-her-password")
     assert wrong.status_code == 401
     assert wrong.get_json()["errors"][0]["extensions"]["code"] == "INVALID_CREDENTIALS"
-    assert _users(app, slapd_server.dn("alice")) == []  # nothing written for a failed bind
+    assert users_linked_to(app, slapd_server.dn("alice")) == []  # nothing written for a failed bind
 
     for identifier in ("nobody", "*", "alice)(uid=*"):
         resp = _login(client, identifier, "x")
@@ -111,13 +101,8 @@ def test_sso_user_cannot_use_a_password_and_local_user_is_not_taken_over(
     client = app.test_client()
     assert _login(client, "alice", ALICE).status_code == 200
     # set a password on the LDAP user: the local login still refuses it
-    [alice] = _users(app, slapd_server.dn("alice"))
-    assert client.patch(f"/users/{alice['id']}", json={"password": "Local-pw-123"},
-                        headers=admin_headers).status_code == 200
-    resp = client.post("/auth/login", json={"email": "alice@example.org",
-                                            "password": "Local-pw-123"})
-    assert resp.status_code == 403
-    assert resp.get_json()["errors"][0]["extensions"]["code"] == "INVALID_PROVIDER"
+    [alice] = users_linked_to(app, slapd_server.dn("alice"))
+    assert_no_password_login(client, admin_headers, alice)
 
     # carol already has a local account with her LDAP email: LDAP must not log into it
     resp = client.post("/users", json={"email": "carol@example.org", "password": "Carol-123"},
@@ -126,7 +111,7 @@ def test_sso_user_cannot_use_a_password_and_local_user_is_not_taken_over(
     resp = _login(client, "carol", slapd_server.password("carol"))
     assert resp.status_code == 403
     assert resp.get_json()["errors"][0]["extensions"]["code"] == "INVALID_PROVIDER"
-    assert _users(app, slapd_server.dn("carol")) == []
+    assert users_linked_to(app, slapd_server.dn("carol")) == []
     assert client.post("/auth/login", json={"email": "carol@example.org",
                                             "password": "Carol-123"}).status_code == 200
 
@@ -135,11 +120,12 @@ def test_sso_user_cannot_use_a_password_and_local_user_is_not_taken_over(
 def test_role_follows_the_directory(backend: str, make_app: Any, slapd_server: Any,
                                     admin_headers: dict[str, str]) -> None:
     bootstrap = make_app()
-    editors = _role(bootstrap.test_client(), admin_headers, "editors")  # case-insensitive
+    editors = named_role(bootstrap.test_client(), admin_headers, "editors")  # case-insensitive
     app = make_app(slapd_server.settings(GROUP_DN=slapd_server.groups), bootstrap=False)
     client = app.test_client()
     assert _login(client, "carol", slapd_server.password("carol")).status_code == 200
-    assert _users(app, slapd_server.dn("carol"))[0]["role"] is None  # no group, no default role
+    # no group, no default role
+    assert users_linked_to(app, slapd_server.dn("carol"))[0]["role"] is None
 
     group = f"cn=Editors,{slapd_server.groups}"
     conn = ldap3.Connection(slapd_server.url, slapd_server.root_dn,
@@ -147,12 +133,12 @@ def test_role_follows_the_directory(backend: str, make_app: Any, slapd_server: A
     try:
         assert conn.modify(group, {"member": [(ldap3.MODIFY_ADD, [slapd_server.dn("carol")])]})
         assert _login(client, "carol", slapd_server.password("carol")).status_code == 200
-        assert _users(app, slapd_server.dn("carol"))[0]["role"] == editors
+        assert users_linked_to(app, slapd_server.dn("carol"))[0]["role"] == editors
     finally:
         conn.modify(group, {"member": [(ldap3.MODIFY_DELETE, [slapd_server.dn("carol")])]})
         conn.unbind()
     assert _login(client, "carol", slapd_server.password("carol")).status_code == 200
-    assert _users(app, slapd_server.dn("carol"))[0]["role"] is None
+    assert users_linked_to(app, slapd_server.dn("carol"))[0]["role"] is None
 
 
 @pytest.mark.backends("sqlite")
@@ -207,13 +193,7 @@ def test_tfa_user_must_give_the_code(backend: str, make_app: Any, slapd_server: 
     client = app.test_client()
     resp = _login(client, "bob", slapd_server.password("bob"))
     assert resp.status_code == 200, resp.get_json()
-    me = {"Authorization": f"Bearer {resp.get_json()['data']['access_token']}"}
-    generated = client.post("/users/me/tfa/generate", json={}, headers=me)
-    assert generated.status_code == 200, generated.get_json()
-    secret = generated.get_json()["data"]["secret"]
-    assert client.post("/users/me/tfa/enable", json={"secret": secret,
-                                                     "otp": pyotp.TOTP(secret).now()},
-                       headers=me).status_code == 204
+    secret = enable_tfa(client, resp.get_json()["data"]["access_token"])
 
     def login(**extra: Any) -> Any:
         return client.post("/auth/login/corp", json={

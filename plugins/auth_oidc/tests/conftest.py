@@ -13,12 +13,14 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import oidc_provider_mock
 import pytest
 import requests
 import werkzeug.serving
+
+from transom.testing.helpers import RedirectBrowser
 
 
 @dataclass(frozen=True)
@@ -53,34 +55,9 @@ def oidc_idp() -> Iterator[Idp]:
         thread.join(timeout=10)
 
 
-def query(url: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
-
-
-class Browser:
-    """One user agent: a cookie jar and manual redirects.
-
-    ``get`` goes to Transom (a Flask test client, or a base URL over HTTP); the identity
-    provider is always reached over HTTP."""
-
-    def __init__(self, client: Any = None, base_url: str | None = None) -> None:
-        self.client = client
-        self.base_url = base_url
-        self.http = requests.Session()
-        self.http.trust_env = False
-
-    def get(self, url: str) -> tuple[int, dict[str, str], Any, Any]:
-        """(status, headers, json body or None, raw response) of one GET to Transom."""
-        if self.client is not None:
-            resp = self.client.get(url)
-            return resp.status_code, dict(resp.headers), resp.get_json(silent=True), resp
-        full = url if url.startswith("http") else self.base_url + url
-        resp = self.http.get(full, allow_redirects=False, timeout=30)
-        try:
-            body = resp.json()
-        except ValueError:
-            body = None
-        return resp.status_code, dict(resp.headers), body, resp
+class Browser(RedirectBrowser):
+    """One user agent (see :class:`RedirectBrowser`) walking the authorization-code flow:
+    our start route, the provider's login form, our callback."""
 
     def authorize(self, location: str, sub: str) -> str:
         """Log in at the provider as ``sub``; the callback URL it redirects to."""

@@ -12,36 +12,23 @@ import pytest
 import sqlalchemy as sa
 from transom_auth_oidc import state_cookie
 
+from transom.testing.helpers import (
+    assert_no_password_login,
+    assert_tokens_work,
+    enable_tfa,
+    error_code,
+    named_role,
+    users_linked_to,
+)
 from transom.testing.live import free_port
 from transom.testing.plugin import base_config
-
-
-def _role(client: Any, headers: dict[str, str], name: str) -> str:
-    resp = client.post("/roles", json={"name": name}, headers=headers)
-    assert resp.status_code == 200, resp.get_json()
-    return resp.get_json()["data"]["id"]
-
-
-def _users(app: Any, external_identifier: str) -> list[dict[str, Any]]:
-    cms = app.extensions["transom"]
-    with cms.connect() as conn:
-        rows = conn.execute(sa.text(
-            "SELECT id, email, role, provider, first_name, last_name, password, status "
-            "FROM directus_users WHERE external_identifier = :x"),
-            {"x": external_identifier}).mappings().all()
-    return [{k: (str(v) if k in ("id", "role") and v is not None else v)
-             for k, v in r.items()} for r in rows]
-
-
-def _code(body: Any) -> str:
-    return body["errors"][0]["extensions"]["code"]
 
 
 def test_login_creates_the_user_then_links_it(
         backend: str, make_app: Any, oidc_idp: Any, browser_cls: Any,
         admin_headers: dict[str, str]) -> None:
     bootstrap = make_app()
-    role = _role(bootstrap.test_client(), admin_headers, "Members")
+    role = named_role(bootstrap.test_client(), admin_headers, "Members")
     app = make_app(oidc_idp.settings(DEFAULT_ROLE_ID=role, LABEL="Google", ICON="google"),
                    bootstrap=False)
     oidc_idp.set_user(f"ann-{backend}", email=f"Ann.{backend}@Example.org",
@@ -55,22 +42,16 @@ def test_login_creates_the_user_then_links_it(
     assert status == 200, body
     tokens = body["data"]
     assert set(tokens) == {"access_token", "refresh_token", "expires"}
-    [ann] = _users(app, f"ann-{backend}")
+    [ann] = users_linked_to(app, f"ann-{backend}")
     assert ann["email"] == f"ann.{backend}@example.org"
     assert (ann["role"], ann["provider"], ann["status"], ann["password"]) == \
         (role, "google", "active", None)
     assert (ann["first_name"], ann["last_name"]) == ("Ann", "Arbor")
-
-    client = app.test_client()
-    me = client.get("/users/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
-    assert me.status_code == 200 and me.get_json()["data"]["id"] == ann["id"]
-    refreshed = client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"],
-                                                   "mode": "json"})
-    assert refreshed.status_code == 200, refreshed.get_json()
+    assert_tokens_work(app.test_client(), tokens, ann["id"])
 
     status, _, body, _ = browser_cls(app.test_client()).login(f"ann-{backend}")
     assert status == 200, body
-    assert [u["id"] for u in _users(app, f"ann-{backend}")] == [ann["id"]]
+    assert [u["id"] for u in users_linked_to(app, f"ann-{backend}")] == [ann["id"]]
 
 
 @pytest.mark.backends("sqlite", "postgres", "mysql")
@@ -79,15 +60,15 @@ def test_registration_closed_refuses_unknown_users(
     app = make_app(oidc_idp.settings(ALLOW_PUBLIC_REGISTRATION="false",
                                      REDIRECT_ALLOW_LIST="https://app.example.com/done"))
     status, _, body, _ = browser_cls(app.test_client()).login("stranger")
-    assert (status, _code(body)) == (401, "INVALID_CREDENTIALS")
-    assert _users(app, "stranger") == []
+    assert (status, error_code(body)) == (401, "INVALID_CREDENTIALS")
+    assert users_linked_to(app, "stranger") == []
 
     # with a redirect the refusal goes back to the app, Directus-style
     status, headers, _, _ = browser_cls(app.test_client()).login(
         "stranger", redirect="https://app.example.com/done")
     assert status == 302
     assert headers["Location"] == "https://app.example.com/done?reason=INVALID_CREDENTIALS"
-    assert _users(app, "stranger") == []
+    assert users_linked_to(app, "stranger") == []
 
 
 @pytest.mark.backends("sqlite", "postgres", "mysql")
@@ -99,7 +80,7 @@ def test_redirect_allow_list_and_session_cookie(
                    "https://app.example.com/other", "javascript:alert(1)"):
         resp = client.get("/auth/login/google", query_string={"redirect": target})
         assert resp.status_code == 400, target
-        assert _code(resp.get_json()) == "INVALID_PAYLOAD"
+        assert error_code(resp.get_json()) == "INVALID_PAYLOAD"
         assert "set-cookie" not in {k.lower() for k in resp.headers.keys()}
 
     browser = browser_cls(app.test_client())
@@ -109,7 +90,7 @@ def test_redirect_allow_list_and_session_cookie(
     # the session cookie the redirect set authenticates the browser
     me = browser.client.get("/users/me")
     assert me.status_code == 200, me.get_json()
-    assert me.get_json()["data"]["id"] == _users(app, "rita")[0]["id"]
+    assert me.get_json()["data"]["id"] == users_linked_to(app, "rita")[0]["id"]
 
     # a path on this server needs no listing
     assert client.get("/auth/login/google",
@@ -128,18 +109,18 @@ def test_state_nonce_and_code_tampering_are_refused(
     parts = urlsplit(callback)
     forged = parts.query.replace("state=", "state=x")
     status, _, body, _ = browser.get(urlunsplit(parts._replace(query=forged)))
-    assert (status, _code(body)) == (401, "INVALID_CREDENTIALS")
+    assert (status, error_code(body)) == (401, "INVALID_CREDENTIALS")
 
     # no cookie (another browser), or an altered one
     status, _, body, _ = browser_cls(app.test_client()).get(callback)
-    assert (status, _code(body)) == (401, "INVALID_CREDENTIALS")
+    assert (status, error_code(body)) == (401, "INVALID_CREDENTIALS")
     browser = browser_cls(app.test_client())
     callback = browser.authorize(browser.start(), "tom")
     cookie = browser.client.get_cookie("openid.google")
     body_part, sig = cookie.value.split(".")
     browser.client.set_cookie("openid.google", body_part[:-2] + "AA." + sig)
     status, _, body, _ = browser.get(callback)
-    assert (status, _code(body)) == (401, "INVALID_CREDENTIALS")
+    assert (status, error_code(body)) == (401, "INVALID_CREDENTIALS")
 
     # a validly signed cookie whose nonce is not the ID token's: refused by the nonce check
     browser = browser_cls(app.test_client())
@@ -150,8 +131,8 @@ def test_state_nonce_and_code_tampering_are_refused(
     browser.client.set_cookie("openid.google",
                               state_cookie.seal(secret, {**data, "nonce": "other"}))
     status, _, body, _ = browser.get(callback)
-    assert (status, _code(body)) == (401, "INVALID_CREDENTIALS")
-    assert _users(app, "tom") == []
+    assert (status, error_code(body)) == (401, "INVALID_CREDENTIALS")
+    assert users_linked_to(app, "tom") == []
 
     # a cookie made for another provider
     browser = browser_cls(app.test_client())
@@ -161,7 +142,7 @@ def test_state_nonce_and_code_tampering_are_refused(
     browser.client.set_cookie("openid.google",
                               state_cookie.seal(secret, {**data, "provider": "other"}))
     status, _, body, _ = browser.get(callback)
-    assert (status, _code(body)) == (401, "INVALID_CREDENTIALS")
+    assert (status, error_code(body)) == (401, "INVALID_CREDENTIALS")
 
     # the genuine flow works, once: a replayed callback is refused by the provider
     browser = browser_cls(app.test_client())
@@ -171,7 +152,7 @@ def test_state_nonce_and_code_tampering_are_refused(
     assert status == 200, body
     browser.client.set_cookie("openid.google", cookie)
     status, _, body, _ = browser.get(callback)
-    assert (status, _code(body)) == (401, "INVALID_CREDENTIALS")
+    assert (status, error_code(body)) == (401, "INVALID_CREDENTIALS")
 
 
 @pytest.mark.backends("sqlite", "postgres", "mysql")
@@ -183,24 +164,20 @@ def test_sso_users_have_no_password_login(
     oidc_idp.set_user("sam", email="sam@example.org")
     status, _, body, _ = browser_cls(app.test_client()).login("sam")
     assert status == 200, body
-    [sam] = _users(app, "sam")
-    assert client.patch(f"/users/{sam['id']}", json={"password": "Local-pw-123"},
-                        headers=admin_headers).status_code == 200
-    resp = client.post("/auth/login", json={"email": "sam@example.org",
-                                            "password": "Local-pw-123"})
-    assert (resp.status_code, _code(resp.get_json())) == (403, "INVALID_PROVIDER")
+    [sam] = users_linked_to(app, "sam")
+    assert_no_password_login(client, admin_headers, sam)
 
     # a local account with the email a new identity claims is not taken over
     assert client.post("/users", json={"email": "lena@example.org", "password": "Lena-123"},
                        headers=admin_headers).status_code == 200
     oidc_idp.set_user("lena-sso", email="lena@example.org")
     status, _, body, _ = browser_cls(app.test_client()).login("lena-sso")
-    assert (status, _code(body)) == (403, "INVALID_PROVIDER")
-    assert _users(app, "lena-sso") == []
+    assert (status, error_code(body)) == (403, "INVALID_PROVIDER")
+    assert users_linked_to(app, "lena-sso") == []
 
     # the token route is for password providers: the browser flow is the only way in
     resp = client.post("/auth/login/google", json={"code": "x"})
-    assert (resp.status_code, _code(resp.get_json())) == (400, "INVALID_PAYLOAD")
+    assert (resp.status_code, error_code(resp.get_json())) == (400, "INVALID_PAYLOAD")
     assert client.get("/auth/login/nope").status_code == 404
 
 
@@ -251,7 +228,7 @@ def test_oauth2_driver_and_cookie_mode(backend: str, make_app: Any, oidc_idp: An
     assert "nonce" not in location
     status, headers, _, _ = browser.get(browser.authorize(location, "gus"))
     assert (status, headers["Location"]) == (302, "https://app.example.com/")
-    [gus] = _users(app, "gus@example.org")  # IDENTIFIER_KEY defaults to email for oauth2
+    [gus] = users_linked_to(app, "gus@example.org")  # IDENTIFIER_KEY defaults to email for oauth2
     assert (gus["provider"], gus["email"]) == ("github", "gus@example.org")
     refreshed = browser.client.post("/auth/refresh", json={"mode": "json"})
     assert refreshed.status_code == 200, refreshed.get_json()  # the refresh cookie's token
@@ -263,7 +240,7 @@ def test_unreachable_provider_is_503(backend: str, make_app: Any) -> None:
                     "AUTH_DOWN_CLIENT_ID": "x",
                     "AUTH_DOWN_ISSUER_URL": f"http://127.0.0.1:{free_port()}"})
     resp = app.test_client().get("/auth/login/down")
-    assert (resp.status_code, _code(resp.get_json())) == (503, "SERVICE_UNAVAILABLE")
+    assert (resp.status_code, error_code(resp.get_json())) == (503, "SERVICE_UNAVAILABLE")
 
 
 @pytest.mark.backends("sqlite")
@@ -274,9 +251,10 @@ def test_sync_user_info(backend: str, make_app: Any, oidc_idp: Any, browser_cls:
     assert browser_cls(plain.test_client()).login("syd")[0] == 200
     oidc_idp.set_user("syd", email="syd@example.net", given_name="Sydney")
     assert browser_cls(plain.test_client()).login("syd")[0] == 200
-    assert _users(plain, "syd")[0]["email"] == "syd@example.org"  # kept without the setting
+    # kept without the setting
+    assert users_linked_to(plain, "syd")[0]["email"] == "syd@example.org"
     assert browser_cls(synced.test_client()).login("syd")[0] == 200
-    [syd] = _users(synced, "syd")
+    [syd] = users_linked_to(synced, "syd")
     assert (syd["email"], syd["first_name"]) == ("syd@example.net", "Sydney")
 
 
@@ -290,14 +268,7 @@ def test_tfa_user_passes_the_code_through_the_flow(
     oidc_idp.set_user(sub, email=f"{sub}@example.org")
     status, _, body, _ = browser_cls(app.test_client()).login(sub)
     assert status == 200, body
-    client = app.test_client()
-    me = {"Authorization": f"Bearer {body['data']['access_token']}"}
-    generated = client.post("/users/me/tfa/generate", json={}, headers=me)
-    assert generated.status_code == 200, generated.get_json()
-    secret = generated.get_json()["data"]["secret"]
-    assert client.post("/users/me/tfa/enable", json={"secret": secret,
-                                                     "otp": pyotp.TOTP(secret).now()},
-                       headers=me).status_code == 204
+    secret = enable_tfa(app.test_client(), body["data"]["access_token"])
 
     def login(otp: str | None) -> tuple[int, Any]:
         browser = browser_cls(app.test_client())
@@ -307,12 +278,12 @@ def test_tfa_user_passes_the_code_through_the_flow(
         status, _, body, _ = browser.get(browser.authorize(headers["Location"], sub))
         return status, body
 
-    assert (lambda r: (r[0], _code(r[1])))(login(None)) == (401, "INVALID_OTP")
+    assert (lambda r: (r[0], error_code(r[1])))(login(None)) == (401, "INVALID_OTP")
     wrong = pyotp.TOTP(pyotp.random_base32()).now()
-    assert (lambda r: (r[0], _code(r[1])))(login(wrong)) == (401, "INVALID_OTP")
+    assert (lambda r: (r[0], error_code(r[1])))(login(wrong)) == (401, "INVALID_OTP")
     status, body = login(pyotp.TOTP(secret).now())
     assert status == 200, body
     assert body["data"]["access_token"]
     # not a code at all: refused before the flow starts
     resp = app.test_client().get("/auth/login/google?otp=drop%20table")
-    assert (resp.status_code, _code(resp.get_json())) == (400, "INVALID_PAYLOAD")
+    assert (resp.status_code, error_code(resp.get_json())) == (400, "INVALID_PAYLOAD")

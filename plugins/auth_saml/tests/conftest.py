@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 import requests
@@ -41,6 +41,8 @@ from saml2.md import entity_descriptor_from_string
 from saml2.metadata import create_metadata_string
 from saml2.server import Server
 from werkzeug.wrappers import Request, Response
+
+from transom.testing.helpers import RedirectBrowser, response_json
 
 CLAIMS = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/"
 
@@ -228,29 +230,9 @@ class Posted:
     fields: dict[str, str]
 
 
-def query(url: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
-
-
-class Browser:
-    """One user agent: a cookie jar and manual redirects.
-
-    Transom is reached through a Flask test client, or a base URL over HTTP; the IdP is
-    always reached over HTTP."""
-
-    def __init__(self, client: Any = None, base_url: str | None = None) -> None:
-        self.client = client
-        self.base_url = base_url
-        self.http = requests.Session()
-        self.http.trust_env = False
-
-    def get(self, url: str) -> tuple[int, dict[str, str], Any, Any]:
-        """(status, headers, json body or None, raw response) of one GET to Transom."""
-        if self.client is not None:
-            resp = self.client.get(url)
-            return resp.status_code, dict(resp.headers), resp.get_json(silent=True), resp
-        resp = self.http.get(self._full(url), allow_redirects=False, timeout=30)
-        return resp.status_code, dict(resp.headers), _json(resp), resp
+class Browser(RedirectBrowser):
+    """One user agent (see :class:`RedirectBrowser`) walking the SAML flow: our start
+    route, the IdP's form, the POST of its answer to our ACS."""
 
     def post_form(self, url: str, fields: dict[str, str]) -> tuple[int, dict[str, str], Any, Any]:
         """One form POST to Transom (the ACS), as the browser sends the IdP's form."""
@@ -260,10 +242,7 @@ class Browser:
                                     headers={"Origin": "null"})
             return resp.status_code, dict(resp.headers), resp.get_json(silent=True), resp
         resp = self.http.post(self._full(url), data=fields, allow_redirects=False, timeout=30)
-        return resp.status_code, dict(resp.headers), _json(resp), resp
-
-    def _full(self, url: str) -> str:
-        return url if url.startswith("http") else f"{self.base_url}{url}"
+        return resp.status_code, dict(resp.headers), response_json(resp), resp
 
     def start(self, provider: str = "corp", redirect: str | None = None) -> str:
         """Our start route; the IdP URL it redirects to. Our SP metadata, as our metadata
@@ -297,13 +276,6 @@ class Browser:
               ) -> tuple[int, dict[str, str], Any, Any]:
         posted = self.at_idp(self.start(provider, redirect), **knobs)
         return self.post_form(posted.action, posted.fields)
-
-
-def _json(resp: Any) -> Any:
-    try:
-        return resp.json()
-    except ValueError:
-        return None
 
 
 @pytest.fixture

@@ -16,30 +16,19 @@ from saml2.md import entity_descriptor_from_string
 from transom_auth_saml import relay
 
 from transom.api import StartupError
+from transom.testing.helpers import (
+    assert_no_password_login,
+    assert_tokens_work,
+    error_code,
+    named_role,
+    users_linked_to,
+)
 from transom.testing.plugin import base_config
 
 BACKENDS = ("sqlite", "postgres", "mysql")
 
 
-def _role(client: Any, headers: dict[str, str], name: str) -> str:
-    resp = client.post("/roles", json={"name": name}, headers=headers)
-    assert resp.status_code == 200, resp.get_json()
-    return resp.get_json()["data"]["id"]
 
-
-def _users(app: Any, external_identifier: str) -> list[dict[str, Any]]:
-    cms = app.extensions["transom"]
-    with cms.connect() as conn:
-        rows = conn.execute(sa.text(
-            "SELECT id, email, role, provider, first_name, last_name, password, status "
-            "FROM directus_users WHERE external_identifier = :x"),
-            {"x": external_identifier}).mappings().all()
-    return [{k: (str(v) if k in ("id", "role") and v is not None else v)
-             for k, v in r.items()} for r in rows]
-
-
-def _code(body: Any) -> str:
-    return body["errors"][0]["extensions"]["code"]
 
 
 def _used_assertions(app: Any) -> int:
@@ -52,7 +41,7 @@ def test_login_creates_the_user_then_links_it(
         backend: str, make_app: Any, saml_idp: Any, browser_cls: Any,
         admin_headers: dict[str, str]) -> None:
     bootstrap = make_app()
-    role = _role(bootstrap.test_client(), admin_headers, "Members")
+    role = named_role(bootstrap.test_client(), admin_headers, "Members")
     app = make_app(saml_idp.settings(DEFAULT_ROLE_ID=role, LABEL="Corp", ICON="key"),
                    bootstrap=False)
     listed = app.test_client().get("/auth").get_json()["data"]
@@ -63,22 +52,16 @@ def test_login_creates_the_user_then_links_it(
     assert status == 200, body
     tokens = body["data"]
     assert set(tokens) == {"access_token", "refresh_token", "expires"}
-    [ann] = _users(app, f"ann-{backend}")
+    [ann] = users_linked_to(app, f"ann-{backend}")
     assert ann["email"] == f"ann-{backend}@example.org"
     assert (ann["role"], ann["provider"], ann["status"], ann["password"]) == \
         (role, "corp", "active", None)
     assert (ann["first_name"], ann["last_name"]) == (f"Ann-{backend}".title(), "Tester")
-
-    client = app.test_client()
-    me = client.get("/users/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
-    assert me.status_code == 200 and me.get_json()["data"]["id"] == ann["id"]
-    refreshed = client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"],
-                                                   "mode": "json"})
-    assert refreshed.status_code == 200, refreshed.get_json()
+    assert_tokens_work(app.test_client(), tokens, ann["id"])
 
     status, _, body, _ = browser_cls(app.test_client()).login(user=f"ann-{backend}")
     assert status == 200, body
-    assert [u["id"] for u in _users(app, f"ann-{backend}")] == [ann["id"]]
+    assert [u["id"] for u in users_linked_to(app, f"ann-{backend}")] == [ann["id"]]
     assert _used_assertions(app) == 2
 
 
@@ -112,7 +95,7 @@ def test_metadata_and_configured_sp_metadata(backend: str, make_app: Any, saml_i
     # an assertion for the generated entity ID is for another audience here
     status, _, body, _ = browser_cls(app.test_client()).login(
         user="meta", audience="http://localhost/auth/login/corp/metadata")
-    assert (status, _code(body)) == (401, "INVALID_CREDENTIALS")
+    assert (status, error_code(body)) == (401, "INVALID_CREDENTIALS")
 
 
 @pytest.mark.backends(*BACKENDS)
@@ -135,8 +118,8 @@ def test_bad_responses_are_refused(backend: str, make_app: Any, saml_idp: Any,
     for case, knobs in cases.items():
         status, _, body, _ = browser_cls(app.test_client()).login(user=f"bad-{case}",
                                                                   **knobs)
-        assert status == 401 and _code(body) == "INVALID_CREDENTIALS", (case, body)
-        assert _users(app, f"bad-{case}") == [], case
+        assert status == 401 and error_code(body) == "INVALID_CREDENTIALS", (case, body)
+        assert users_linked_to(app, f"bad-{case}") == [], case
 
     # an attribute changed after the IdP signed the assertion
     browser = browser_cls(app.test_client())
@@ -147,23 +130,23 @@ def test_bad_responses_are_refused(backend: str, make_app: Any, saml_idp: Any,
                                .encode()).decode()
     status, _, body, _ = browser.post_form(posted.action, {**posted.fields,
                                                            "SAMLResponse": altered})
-    assert (status, _code(body)) == (401, "INVALID_CREDENTIALS")
+    assert (status, error_code(body)) == (401, "INVALID_CREDENTIALS")
     # not base64, not XML, missing
     for junk in ("%%%", base64.b64encode(b"<nope/>").decode()):
         status, _, body, _ = browser.post_form(posted.action, {**posted.fields,
                                                                "SAMLResponse": junk})
-        assert (status, _code(body)) == (401, "INVALID_CREDENTIALS"), junk
+        assert (status, error_code(body)) == (401, "INVALID_CREDENTIALS"), junk
     status, _, body, _ = browser.post_form(posted.action,
                                            {"RelayState": posted.fields["RelayState"]})
-    assert (status, _code(body)) == (400, "INVALID_PAYLOAD")
-    assert _users(app, "mallory") == [] and _used_assertions(app) == 0
+    assert (status, error_code(body)) == (400, "INVALID_PAYLOAD")
+    assert users_linked_to(app, "mallory") == [] and _used_assertions(app) == 0
 
     # the genuine one still works, signed on the assertion, the response, or both
     for sign in ("assertion", "response", "both"):
         status, _, body, _ = browser_cls(app.test_client()).login(user=f"ok-{sign}",
                                                                   sign=sign)
         assert status == 200, (sign, body)
-        assert len(_users(app, f"ok-{sign}")) == 1
+        assert len(users_linked_to(app, f"ok-{sign}")) == 1
 
 
 @pytest.mark.backends(*BACKENDS)
@@ -177,7 +160,7 @@ def test_replayed_response_is_refused(backend: str, make_app: Any, saml_idp: Any
     assert status == 200, body
     for client in (app.test_client(), other.test_client()):
         status, _, body, _ = browser_cls(client).post_form(posted.action, posted.fields)
-        assert (status, _code(body)) == (401, "INVALID_CREDENTIALS")
+        assert (status, error_code(body)) == (401, "INVALID_CREDENTIALS")
     assert _used_assertions(app) == 1
     # the plugin's table is not content
     resp = app.test_client().get("/items/transom_saml_assertions", headers=admin_headers)
@@ -209,8 +192,8 @@ def test_relay_state_is_checked(backend: str, make_app: Any, saml_idp: Any,
         else:
             fields["RelayState"] = value
         status, _, body, _ = browser.post_form(posted.action, fields)
-        assert (status, _code(body)) == (401, "INVALID_CREDENTIALS"), case
-    assert _users(app, "rita") == []
+        assert (status, error_code(body)) == (401, "INVALID_CREDENTIALS"), case
+    assert users_linked_to(app, "rita") == []
     status, _, body, _ = browser.post_form(posted.action, posted.fields)
     assert status == 200, body
 
@@ -224,7 +207,7 @@ def test_redirect_allow_list_and_cookies(backend: str, make_app: Any, saml_idp: 
                    "https://app.example.com/other", "javascript:alert(1)"):
         resp = client.get("/auth/login/corp", query_string={"redirect": target})
         assert resp.status_code == 400, target
-        assert _code(resp.get_json()) == "INVALID_PAYLOAD"
+        assert error_code(resp.get_json()) == "INVALID_PAYLOAD"
     # a path on this server needs no listing
     assert client.get("/auth/login/corp",
                       query_string={"redirect": "/admin/content"}).status_code == 302
@@ -234,7 +217,7 @@ def test_redirect_allow_list_and_cookies(backend: str, make_app: Any, saml_idp: 
     assert (status, headers["Location"]) == (302, "https://app.example.com/after")
     me = browser.client.get("/users/me")  # the session cookie the redirect set
     assert me.status_code == 200, me.get_json()
-    assert me.get_json()["data"]["id"] == _users(app, "sid")[0]["id"]
+    assert me.get_json()["data"]["id"] == users_linked_to(app, "sid")[0]["id"]
 
     # logout ends that session and clears the cookie
     resp = browser.client.post("/auth/login/corp/logout")
@@ -272,12 +255,12 @@ def test_registration_closed_and_accounts_of_other_providers(
     app = make_app(saml_idp.settings(ALLOW_PUBLIC_REGISTRATION="false",
                                      REDIRECT_ALLOW_LIST="https://app.example.com/done"))
     status, _, body, _ = browser_cls(app.test_client()).login(user="stranger")
-    assert (status, _code(body)) == (401, "INVALID_CREDENTIALS")
+    assert (status, error_code(body)) == (401, "INVALID_CREDENTIALS")
     status, headers, _, _ = browser_cls(app.test_client()).login(
         redirect="https://app.example.com/done", user="stranger")
     assert (status, headers["Location"]) == \
         (302, "https://app.example.com/done?reason=INVALID_CREDENTIALS")
-    assert _users(app, "stranger") == []
+    assert users_linked_to(app, "stranger") == []
 
     app = make_app(saml_idp.settings(), bootstrap=False)
     client = app.test_client()
@@ -285,21 +268,17 @@ def test_registration_closed_and_accounts_of_other_providers(
     assert client.post("/users", json={"email": "lena@example.org", "password": "Lena-123"},
                        headers=admin_headers).status_code == 200
     status, _, body, _ = browser_cls(app.test_client()).login(user="lena")
-    assert (status, _code(body)) == (403, "INVALID_PROVIDER")
-    assert _users(app, "lena") == []
+    assert (status, error_code(body)) == (403, "INVALID_PROVIDER")
+    assert users_linked_to(app, "lena") == []
 
     # SSO users have no password login
     assert browser_cls(app.test_client()).login(user="sam")[0] == 200
-    [sam] = _users(app, "sam")
-    assert client.patch(f"/users/{sam['id']}", json={"password": "Local-pw-123"},
-                        headers=admin_headers).status_code == 200
-    resp = client.post("/auth/login", json={"email": "sam@example.org",
-                                            "password": "Local-pw-123"})
-    assert (resp.status_code, _code(resp.get_json())) == (403, "INVALID_PROVIDER")
+    [sam] = users_linked_to(app, "sam")
+    assert_no_password_login(client, admin_headers, sam)
 
     # the token route is not a way in; unknown providers are 404
     resp = client.post("/auth/login/corp", json={"SAMLResponse": "x"})
-    assert (resp.status_code, _code(resp.get_json())) == (400, "INVALID_PAYLOAD")
+    assert (resp.status_code, error_code(resp.get_json())) == (400, "INVALID_PAYLOAD")
     assert client.get("/auth/login/nope").status_code == 404
     assert client.post("/auth/login/nope/acs").status_code == 404
 
@@ -314,13 +293,13 @@ def test_attribute_keys_and_name_id(backend: str, make_app: Any, saml_idp: Any,
     attrs = '{"mail": ["Kim@Example.org"], "givenName": ["Kim"], "sn": ["Lee"]}'
     status, _, body, _ = browser_cls(app.test_client()).login(user="kim", attributes=attrs)
     assert status == 200, body
-    [kim] = _users(app, "nid-kim")
+    [kim] = users_linked_to(app, "nid-kim")
     assert (kim["email"], kim["first_name"], kim["last_name"]) == \
         ("kim@example.org", "Kim", "Lee")
 
     app = make_app(saml_idp.settings(IDENTIFIER_KEY="uid"), bootstrap=False)
     status, _, body, _ = browser_cls(app.test_client()).login(user="kim", attributes=attrs)
-    assert (status, _code(body)) == (401, "INVALID_CREDENTIALS")
+    assert (status, error_code(body)) == (401, "INVALID_CREDENTIALS")
 
 
 @pytest.mark.backends("sqlite")

@@ -8,11 +8,10 @@ import ipaddress
 import pytest
 from PIL import Image
 from transom_files.assets import TransformGate
-from transom_files.importer import _denied
 from transom_files.meta import format_title, image_metadata
 from transom_files.store import parse_size
 
-from transom.api import ServiceUnavailableError
+from transom.api import ServiceUnavailableError, ip_listed
 
 
 @pytest.mark.parametrize(("name", "title"), [
@@ -46,10 +45,10 @@ def test_transform_gate_answers_503_when_saturated() -> None:
 def test_deny_list() -> None:
     local = ["0.0.0.0", "169.254.169.254"]
     for ip in ("127.0.0.1", "10.1.2.3", "192.168.0.9", "169.254.169.254", "::1", "0.0.0.0"):
-        assert _denied(ipaddress.ip_address(ip), local), ip
-    assert not _denied(ipaddress.ip_address("93.184.216.34"), local)
-    assert not _denied(ipaddress.ip_address("127.0.0.1"), ["169.254.169.254"])
-    assert _denied(ipaddress.ip_address("10.9.9.9"), ["10.0.0.0/8"])
+        assert ip_listed(ipaddress.ip_address(ip), local), ip
+    assert not ip_listed(ipaddress.ip_address("93.184.216.34"), local)
+    assert not ip_listed(ipaddress.ip_address("127.0.0.1"), ["169.254.169.254"])
+    assert ip_listed(ipaddress.ip_address("10.9.9.9"), ["10.0.0.0/8"])
 
 
 def test_image_metadata_exif_and_orientation() -> None:

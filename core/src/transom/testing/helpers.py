@@ -202,3 +202,102 @@ def other_app(backend: str, tmp_path: Any) -> Iterator[Any]:
             yield app
         finally:
             app.extensions["transom"].close()
+
+
+# -- single sign-on tests (auth_oidc, auth_saml, auth_ldap) ---------------------------------
+#: the ``directus_users`` columns :func:`users_linked_to` reads
+LINKED_USER_COLUMNS = ("id", "email", "role", "provider", "first_name", "last_name",
+                       "password", "status")
+
+
+def named_role(client: Any, admin: dict[str, str], name: str) -> str:
+    """The id of a new role ``name`` (no policy), made through ``POST /roles``."""
+    resp = client.post("/roles", json={"name": name}, headers=admin)
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()["data"]["id"]
+
+
+def users_linked_to(app: Any, external_identifier: str) -> list[dict[str, Any]]:
+    """The ``directus_users`` rows linked to an external identity, read from the database
+    (not through the API, which hides ``password``); ids as strings on every backend."""
+    cms = app.extensions["transom"]
+    with cms.connect() as conn:
+        rows = conn.execute(sa.text(
+            f"SELECT {', '.join(LINKED_USER_COLUMNS)} FROM directus_users "
+            "WHERE external_identifier = :x"), {"x": external_identifier}).mappings().all()
+    return [{k: (str(v) if k in ("id", "role") and v is not None else v)
+             for k, v in r.items()} for r in rows]
+
+
+def error_code(body: Any) -> str:
+    """``errors[0].extensions.code`` of a Directus error envelope."""
+    return body["errors"][0]["extensions"]["code"]
+
+
+def enable_tfa(client: Any, access_token: str) -> str:
+    """Turn on two-factor authentication for the token's user (an SSO user: no password
+    asked); the TOTP secret."""
+    import pyotp  # only the tests that use TFA need it installed
+
+    me = {"Authorization": f"Bearer {access_token}"}
+    generated = client.post("/users/me/tfa/generate", json={}, headers=me)
+    assert generated.status_code == 200, generated.get_json()
+    secret = generated.get_json()["data"]["secret"]
+    assert client.post("/users/me/tfa/enable", json={"secret": secret,
+                                                     "otp": pyotp.TOTP(secret).now()},
+                       headers=me).status_code == 204
+    return secret
+
+
+def response_json(resp: Any) -> Any:
+    """A ``requests`` response's JSON body, None when it has none."""
+    try:
+        return resp.json()
+    except ValueError:
+        return None
+
+
+class RedirectBrowser:
+    """One user agent of a browser login: a cookie jar and redirects followed by hand.
+
+    Transom is reached through a Flask test client (``client``) or over HTTP
+    (``base_url``); the identity provider always over HTTP (``http``, a requests session
+    that ignores proxy settings). Subclasses add the provider's own steps."""
+
+    def __init__(self, client: Any = None, base_url: str | None = None) -> None:
+        import requests  # a dependency of the SSO plugins' tests, not of the kernel
+
+        self.client = client
+        self.base_url = base_url
+        self.http = requests.Session()
+        self.http.trust_env = False
+
+    def get(self, url: str) -> tuple[int, dict[str, str], Any, Any]:
+        """(status, headers, json body or None, raw response) of one GET to Transom."""
+        if self.client is not None:
+            resp = self.client.get(url)
+            return resp.status_code, dict(resp.headers), resp.get_json(silent=True), resp
+        resp = self.http.get(self._full(url), allow_redirects=False, timeout=30)
+        return resp.status_code, dict(resp.headers), response_json(resp), resp
+
+    def _full(self, url: str) -> str:
+        return url if url.startswith("http") else f"{self.base_url}{url}"
+
+
+def assert_tokens_work(client: Any, tokens: dict[str, Any], user_id: str) -> None:
+    """A login's ``{access_token, refresh_token}``: the access token is ``user_id``'s
+    (``GET /users/me``) and the refresh token refreshes (``POST /auth/refresh``)."""
+    me = client.get("/users/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert me.status_code == 200 and me.get_json()["data"]["id"] == user_id, me.get_json()
+    refreshed = client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"],
+                                                   "mode": "json"})
+    assert refreshed.status_code == 200, refreshed.get_json()
+
+
+def assert_no_password_login(client: Any, admin: dict[str, str], user: dict[str, Any]) -> None:
+    """A user of another provider gets a password set by an admin; the local login with it
+    is still refused: 403 INVALID_PROVIDER (``user``: ``id`` and ``email``)."""
+    assert client.patch(f"/users/{user['id']}", json={"password": "Local-pw-123"},
+                        headers=admin).status_code == 200
+    resp = client.post("/auth/login", json={"email": user["email"], "password": "Local-pw-123"})
+    assert (resp.status_code, error_code(resp.get_json())) == (403, "INVALID_PROVIDER")

@@ -13,7 +13,7 @@ from flask import g
 
 from transom.api import client_ip, hookimpl
 
-from . import jwt_tokens, onboarding, shares, social
+from . import jwt_tokens, onboarding, shares, social, sso  # noqa: F401 - sso: for the SSO plugins
 from .limits import extend_schema, register_migrations  # noqa: F401 - hooks of the counters
 from .local import LocalProvider
 from .onboarding_routes import bp as onboarding_bp

@@ -14,10 +14,9 @@ from typing import Any
 import ldap3
 from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_filter_chars
+from transom_auth_jwt.sso import SealedProvider
 
 from transom.api import (
-    AuthProvider,
-    InvalidCredentialsError,
     InvalidPayloadError,
     ItemsService,
     ServiceUnavailableError,
@@ -31,8 +30,6 @@ log = logging.getLogger("transom.auth.ldap")
 
 SCOPES = {"base": ldap3.BASE, "one": ldap3.LEVEL, "sub": ldap3.SUBTREE}
 TIMEOUT_S = 10
-#: key of the user dict that carries the proof a bind succeeded in this login
-VERIFIED = "_ldap_verified"
 
 
 def _require_string(payload: Mapping[str, Any], key: str) -> None:
@@ -52,17 +49,11 @@ def _first(attributes: Mapping[str, Any], name: str) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
-class LdapProvider(AuthProvider):
-    """Directus's ``ldap`` driver."""
+class LdapProvider(SealedProvider):
+    """Directus's ``ldap`` driver; its proof is the bind in :meth:`identify`."""
 
+    settings: LdapSettings
     driver = "ldap"
-
-    def __init__(self, settings: LdapSettings) -> None:
-        self.settings = settings
-        self.name = settings.name
-        self.label = settings.label
-        self.icon = settings.icon
-        self._seal = object()  # proof, only this instance can put it on a user
 
     # -- directory access -------------------------------------------------------------------
     def _connection(self, user: str | None, password: str | None) -> ldap3.Connection:
@@ -164,12 +155,5 @@ class LdapProvider(AuthProvider):
         profile = {"email": _first(attributes, s.mail_attribute),
                    "first_name": _first(attributes, s.first_name_attribute),
                    "last_name": _first(attributes, s.last_name_attribute)}
-        user = link_or_create(cms, self.name, dn, profile, role, sync_role=bool(s.group_dn))
-        if user is not None and user.get("provider") == self.name:
-            user[VERIFIED] = self._seal
-        return user
-
-    def verify(self, cms: Any, user: dict[str, Any] | None,
-               payload: Mapping[str, Any]) -> None:
-        if user is None or user.get(VERIFIED) is not self._seal:
-            raise InvalidCredentialsError()
+        return self.seal(link_or_create(cms, self.name, dn, profile, role,
+                                        sync_role=bool(s.group_dn)))

@@ -5,27 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from transom.api import Setting, StartupError
+from transom_auth_jwt.sso import PROVIDERS_SETTING, option, provider_names
+from transom_auth_jwt.sso import text_option as _text_option
 
-PROVIDERS_SETTING = Setting(
-    "AUTH_PROVIDERS", None, "csv",
-    "Login providers besides the local one (their AUTH_<NAME>_* settings configure them).")
+from transom.api import StartupError
+
+__all__ = ["PROVIDERS_SETTING", "SCOPES", "LdapSettings", "option", "provider_names"]
 
 SCOPES = ("base", "one", "sub")
-
-
-def provider_names(config: Any) -> list[str]:
-    """The names in ``AUTH_PROVIDERS`` (a list once declared, a string before)."""
-    raw = config.get("AUTH_PROVIDERS") or []
-    if isinstance(raw, str):
-        raw = raw.split(",")
-    return [str(n).strip() for n in raw if str(n).strip()]
-
-
-def option(config: Any, name: str, key: str, default: Any = None) -> Any:
-    """``AUTH_<NAME>_<KEY>``, or ``default`` when unset or empty."""
-    value = config.get(f"AUTH_{name.upper()}_{key}")
-    return default if value is None or value == "" else value
 
 
 @dataclass(frozen=True)
@@ -52,8 +39,7 @@ class LdapSettings:
     @classmethod
     def read(cls, config: Any, name: str) -> LdapSettings:
         def get(key: str, default: Any = None) -> Any:
-            value = option(config, name, key, default)
-            return str(value) if value is not None else None
+            return _text_option(config, name, key, default)
 
         missing = [k for k in ("CLIENT_URL", "USER_DN") if not get(k)]
         if missing:

@@ -1,14 +1,17 @@
-"""Finding and creating the ``directus_users`` row of an LDAP identity.
+"""The ``directus_users`` row of an LDAP identity.
 
-Users are linked by ``external_identifier`` (the entry's DN, as Directus stores it) and
-created through :class:`UsersService`, so hooks and validation run as for any other write.
+Users are linked by ``external_identifier`` (the entry's DN, as Directus stores it); the
+finding, creating and races are :func:`transom_auth_jwt.sso.link_or_create`'s. What is this
+driver's: a proven entry is always registered (the directory is the allow list), the role may
+follow the directory's groups, and an email owned by another entry names nobody (the login
+policy then refuses it as an unknown identity).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from transom.api import TransomError, UsersService, find_user
+from transom_auth_jwt import sso
 
 
 def link_or_create(cms: Any, provider: str, dn: str, profile: dict[str, Any],
@@ -18,31 +21,10 @@ def link_or_create(cms: Any, provider: str, dn: str, profile: dict[str, Any],
     ``sync_role``: group mapping is configured, so the role follows the directory on every
     login. A local account with the same email is returned as it is: the login then fails
     with ``INVALID_PROVIDER`` instead of taking that account over."""
-    user = find_user(cms, external_identifier=dn)
-    service = UsersService(cms)
-    if user is not None:
-        if sync_role and user.get("provider") == provider and user.get("role") != role:
-            service.update_one(user["id"], {"role": role})
-            cms.access_changed()
-            user = find_user(cms, user_id=user["id"])
-        return user
-    email = profile.get("email")
-    if email:
-        same_email = find_user(cms, email=email)
-        if same_email is not None:
-            if same_email.get("external_identifier") == dn:
-                return same_email  # created by a concurrent first login of the same entry
-            return same_email if same_email.get("provider") != provider else None
-    try:
-        service.create_one({
-            "provider": provider, "external_identifier": dn, "status": "active",
-            "email": email or None, "first_name": profile.get("first_name"),
-            "last_name": profile.get("last_name"), "role": role,
-        })
-    except TransomError:
-        # the same identity's first login on another worker created it first: use that one
-        user = find_user(cms, external_identifier=dn)
-        if user is None:
-            raise
-        return user
-    return find_user(cms, external_identifier=dn)
+    def refresh(user: dict[str, Any]) -> dict[str, Any]:
+        return {"role": role} if user.get("role") != role else {}
+
+    fields = {"email": profile.get("email") or None, "first_name": profile.get("first_name"),
+              "last_name": profile.get("last_name")}
+    return sso.link_or_create(cms, provider, dn, fields, role=role,
+                              refresh=refresh if sync_role else None, refuse_taken=False)

@@ -12,32 +12,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from transom.api import AuthProvider, InvalidCredentialsError, InvalidPayloadError
+from transom_auth_jwt.sso import BrowserProvider
+
+from transom.api import InvalidCredentialsError
 
 from .client import IdentityProvider
 from .settings import OAuthSettings
 from .users import link_or_create, profile
 
-#: key of the user dict that carries the proof the code exchange succeeded
-VERIFIED = "_sso_verified"
 CALLBACK_KEYS = ("code", "code_verifier", "nonce", "redirect_uri")
 
 
-class OAuthProvider(AuthProvider):
+class OAuthProvider(BrowserProvider):
     """An OpenID Connect (``openid``) or plain OAuth2 (``oauth2``) login."""
 
-    def __init__(self, settings: OAuthSettings) -> None:
-        self.settings = settings
-        self.name = settings.name
-        self.driver = settings.driver
-        self.label = settings.label
-        self.icon = settings.icon
-        self.idp = IdentityProvider(settings)
-        self._seal = object()  # only this instance can mark a user as proven
+    settings: OAuthSettings
 
-    def validate(self, payload: Mapping[str, Any]) -> None:
-        raise InvalidPayloadError(
-            f'"{self.name}" logs in through the browser: GET /auth/login/{self.name}')
+    def __init__(self, settings: OAuthSettings) -> None:
+        super().__init__(settings)
+        self.driver = settings.driver
+        self.idp = IdentityProvider(settings)
 
     def identify(self, cms: Any, payload: Mapping[str, Any]) -> dict[str, Any] | None:
         if any(not isinstance(payload.get(k), str) for k in CALLBACK_KEYS):
@@ -47,13 +41,5 @@ class OAuthProvider(AuthProvider):
         identifier = claims.get(self.settings.identifier_key)
         if not isinstance(identifier, str | int) or str(identifier) == "":
             raise InvalidCredentialsError()
-        user = link_or_create(cms, self.settings, str(identifier),
-                              profile(self.settings, claims))
-        if user is not None and user.get("provider") == self.name:
-            user[VERIFIED] = self._seal
-        return user
-
-    def verify(self, cms: Any, user: dict[str, Any] | None,
-               payload: Mapping[str, Any]) -> None:
-        if user is None or user.get(VERIFIED) is not self._seal:
-            raise InvalidCredentialsError()
+        return self.seal(link_or_create(cms, self.settings, str(identifier),
+                                        profile(self.settings, claims)))

@@ -5,35 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from transom.api import Setting, StartupError
+from transom_auth_jwt.sso import PROVIDERS_SETTING, csv, flag, login_mode, option, provider_names
+from transom_auth_jwt.sso import text_option as _text_option
 
-PROVIDERS_SETTING = Setting(
-    "AUTH_PROVIDERS", None, "csv",
-    "Login providers besides the local one (their AUTH_<NAME>_* settings configure them).")
+from transom.api import StartupError
+
+__all__ = ["DRIVERS", "PROVIDERS_SETTING", "OAuthSettings", "option", "provider_names"]
 
 DRIVERS = ("openid", "oauth2")
-TRUE = ("true", "1", "yes", "on")
-
-
-def provider_names(config: Any) -> list[str]:
-    """The names in ``AUTH_PROVIDERS`` (a list once declared, a string before)."""
-    raw = config.get("AUTH_PROVIDERS") or []
-    if isinstance(raw, str):
-        raw = raw.split(",")
-    return [str(n).strip() for n in raw if str(n).strip()]
-
-
-def option(config: Any, name: str, key: str, default: Any = None) -> Any:
-    """``AUTH_<NAME>_<KEY>``, or ``default`` when unset or empty."""
-    value = config.get(f"AUTH_{name.upper()}_{key}")
-    return default if value is None or value == "" else value
-
-
-def _csv(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    items = value if isinstance(value, list | tuple) else str(value).split(",")
-    return tuple(str(i).strip() for i in items if str(i).strip())
 
 
 @dataclass(frozen=True)
@@ -64,11 +43,7 @@ class OAuthSettings:
     @classmethod
     def read(cls, config: Any, name: str) -> OAuthSettings:
         def get(key: str, default: Any = None) -> Any:
-            value = option(config, name, key, default)
-            return str(value) if value is not None else None
-
-        def flag(key: str) -> bool:
-            return str(option(config, name, key, "false")).strip().lower() in TRUE
+            return _text_option(config, name, key, default)
 
         driver = str(get("DRIVER", "")).lower()
         openid = driver == "openid"
@@ -78,9 +53,7 @@ class OAuthSettings:
         if missing:
             raise StartupError(f"{driver} provider {name!r}: set " + ", ".join(
                 f"AUTH_{name.upper()}_{k}" for k in missing))
-        mode = str(get("MODE", "session")).lower()
-        if mode not in ("session", "cookie"):
-            raise StartupError(f"AUTH_{name.upper()}_MODE={mode!r}: choose session or cookie")
+        mode = login_mode(config, name)
         return cls(
             name=name, driver=driver, client_id=get("CLIENT_ID"),
             client_secret=get("CLIENT_SECRET"), issuer_url=get("ISSUER_URL"),
@@ -91,9 +64,9 @@ class OAuthSettings:
             email_key=get("EMAIL_KEY", "email"),
             first_name_key=get("FIRST_NAME_KEY", "given_name"),
             last_name_key=get("LAST_NAME_KEY", "family_name"),
-            allow_public_registration=flag("ALLOW_PUBLIC_REGISTRATION"),
+            allow_public_registration=flag(config, name, "ALLOW_PUBLIC_REGISTRATION"),
             default_role_id=get("DEFAULT_ROLE_ID"),
-            redirect_allow_list=_csv(option(config, name, "REDIRECT_ALLOW_LIST")),
-            sync_user_info=flag("SYNC_USER_INFO"), mode=mode,
+            redirect_allow_list=csv(option(config, name, "REDIRECT_ALLOW_LIST")),
+            sync_user_info=flag(config, name, "SYNC_USER_INFO"), mode=mode,
             label=get("LABEL"), icon=get("ICON"),
         )

@@ -8,12 +8,12 @@ an expiry. Nothing in it is secret from its own browser, and nothing can be chan
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 import time
 from typing import Any
+
+from transom_auth_jwt.sso import seal_json, unseal_json
 
 from transom.api import InvalidCredentialsError
 
@@ -29,30 +29,15 @@ def _key(secret: str) -> bytes:
     return hashlib.sha256(b"transom-sso-state\x00" + secret.encode()).digest()
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def seal(secret: str, data: dict[str, Any]) -> str:
-    body = _b64(json.dumps({**data, "exp": int(time.time()) + TTL_S},
-                           separators=(",", ":")).encode())
-    sig = _b64(hmac.new(_key(secret), body.encode(), hashlib.sha256).digest())
-    return f"{body}.{sig}"
+    return seal_json(_key(secret), {**data, "exp": int(time.time()) + TTL_S})
 
 
 def unseal(secret: str, value: str | None, provider: str) -> dict[str, Any]:
     """The data of a cookie made by :func:`seal` for ``provider``; INVALID_CREDENTIALS when
     it is missing, altered, expired or made for another provider."""
     try:
-        body, sig = str(value).split(".")
-        expected = _b64(hmac.new(_key(secret), body.encode(), hashlib.sha256).digest())
-        if not hmac.compare_digest(sig, expected):
-            raise ValueError("bad signature")
-        data = json.loads(_unb64(body))
+        data = unseal_json(_key(secret), value)
         if not isinstance(data, dict) or data.get("provider") != provider \
                 or int(data.get("exp", 0)) < time.time():
             raise ValueError("expired or foreign")

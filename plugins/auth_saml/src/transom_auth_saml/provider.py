@@ -14,33 +14,27 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from transom.api import AuthProvider, InvalidCredentialsError, InvalidPayloadError
+from transom_auth_jwt.sso import BrowserProvider
+
+from transom.api import InvalidCredentialsError
 
 from . import replay
 from .settings import DRIVER, SamlSettings
 from .sp import ServiceProvider
 from .users import link_or_create, profile
 
-#: key of the user dict that carries the proof the response was verified
-VERIFIED = "_sso_verified"
 PAYLOAD_KEYS = ("SAMLResponse", "request_id", "root")
 
 
-class SamlProvider(AuthProvider):
+class SamlProvider(BrowserProvider):
     """A SAML 2.0 identity provider (Web Browser SSO profile, SP-initiated)."""
 
-    def __init__(self, settings: SamlSettings) -> None:
-        self.settings = settings
-        self.name = settings.name
-        self.driver = DRIVER
-        self.label = settings.label
-        self.icon = settings.icon
-        self.sp = ServiceProvider(settings)
-        self._seal = object()  # only this instance can mark a user as proven
+    settings: SamlSettings
 
-    def validate(self, payload: Mapping[str, Any]) -> None:
-        raise InvalidPayloadError(
-            f'"{self.name}" logs in through the browser: GET /auth/login/{self.name}')
+    def __init__(self, settings: SamlSettings) -> None:
+        super().__init__(settings)
+        self.driver = DRIVER
+        self.sp = ServiceProvider(settings)
 
     def identify(self, cms: Any, payload: Mapping[str, Any]) -> dict[str, Any] | None:
         if any(not isinstance(payload.get(k), str) for k in PAYLOAD_KEYS):
@@ -53,13 +47,5 @@ class SamlProvider(AuthProvider):
         replay.consume(cms, replay.assertion_key(self.name, assertion.issuer,
                                                  assertion.assertion_id),
                        assertion.expires, time.time())
-        user = link_or_create(cms, self.settings, identifier.lower(),
-                              profile(self.settings, assertion))
-        if user is not None and user.get("provider") == self.name:
-            user[VERIFIED] = self._seal
-        return user
-
-    def verify(self, cms: Any, user: dict[str, Any] | None,
-               payload: Mapping[str, Any]) -> None:
-        if user is None or user.get(VERIFIED) is not self._seal:
-            raise InvalidCredentialsError()
+        return self.seal(link_or_create(cms, self.settings, identifier.lower(),
+                                        profile(self.settings, assertion)))

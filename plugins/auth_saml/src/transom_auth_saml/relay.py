@@ -9,52 +9,36 @@ the provider, the ``AuthnRequest`` ID (the response's ``InResponseTo`` must be i
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 import time
 from typing import Any
+
+from transom_auth_jwt.sso import seal_json, unseal_json
 
 from transom.api import InvalidCredentialsError
 
 #: how long a started login may take at the IdP
 TTL_S = 600
+#: bytes of the MAC kept: SAML asks a RelayState of at most 80 bytes
+MAC_SIZE = 24
 
 
 def _key(secret: str) -> bytes:
     return hashlib.sha256(b"transom-saml-relay\x00" + secret.encode()).digest()
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _sign(secret: str, body: str) -> str:
-    return _b64(hmac.new(_key(secret), body.encode(), hashlib.sha256).digest()[:24])
-
-
 def seal(secret: str, provider: str, request_id: str, target: str | None,
          ttl_s: int = TTL_S) -> str:
     data = {"p": provider, "i": request_id, "r": target, "e": int(time.time()) + ttl_s}
-    body = _b64(json.dumps(data, separators=(",", ":")).encode())
-    return f"{body}.{_sign(secret, body)}"
+    return seal_json(_key(secret), data, mac_size=MAC_SIZE)
 
 
 def unseal(secret: str, value: Any, provider: str) -> tuple[str, str | None]:
     """(request ID, redirect) of a RelayState made by :func:`seal` for ``provider``;
     INVALID_CREDENTIALS when it is missing, altered, expired or made for another provider."""
     try:
-        if not isinstance(value, str):
-            raise ValueError("no RelayState")
-        body, sig = value.split(".")
-        if not hmac.compare_digest(sig, _sign(secret, body)):
-            raise ValueError("bad signature")
-        data = json.loads(_unb64(body))
+        data = unseal_json(_key(secret), value, mac_size=MAC_SIZE)
         if not isinstance(data, dict) or data.get("p") != provider \
                 or int(data.get("e", 0)) < time.time() or not isinstance(data.get("i"), str):
             raise ValueError("expired or foreign")

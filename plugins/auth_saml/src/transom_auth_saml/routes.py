@@ -14,19 +14,15 @@ from __future__ import annotations
 import logging
 import secrets
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, redirect, request
-from transom_auth_jwt import get_state, jwt_tokens
+from transom_auth_jwt import jwt_tokens, sso
 from transom_auth_jwt import service as auth
+from transom_auth_jwt.sso import public_root
 
 from transom.api import (
     InvalidPayloadError,
-    RouteNotFoundError,
     TransomError,
-    client_ip,
-    current_cms,
-    json_response,
     no_content,
 )
 
@@ -37,51 +33,16 @@ log = logging.getLogger("transom.auth.saml")
 
 
 def _provider(name: str) -> tuple[Any, Any, SamlProvider]:
-    cms = current_cms()
-    state = get_state(cms)
-    provider = state.providers.get(name)
-    if not isinstance(provider, SamlProvider):
-        raise RouteNotFoundError(request.path)
-    return cms, state, provider
-
-
-def public_root(cms: Any) -> str:
-    """``PUBLIC_URL`` without its trailing slash; a relative one is put on the request's
-    own root."""
-    public = str(cms.config.get("PUBLIC_URL") or "/")
-    if public.startswith(("http://", "https://")):
-        return public.rstrip("/")
-    root = request.url_root.rstrip("/")
-    return root + "/" + public.strip("/") if public.strip("/") else root
-
-
-def _origin(url: str) -> tuple[str, str, str] | None:
-    parts = urlsplit(url.strip())
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    return parts.scheme.lower(), parts.netloc.lower(), parts.path or "/"
+    return sso.provider_of(name, SamlProvider)
 
 
 def redirect_allowed(cms: Any, provider: SamlProvider, target: str) -> bool:
-    """Directus's rule: a path on this server, the public URL's host, or a URL of the
-    provider's ``REDIRECT_ALLOW_LIST`` (same scheme, host, port and path)."""
-    if target.startswith("/") and not target.startswith(("//", "/\\")) and \
-            not any(c in target for c in "\r\n\t\\"):
-        return True
-    wanted = _origin(target)
-    if wanted is None:
-        return False
-    public = _origin(public_root(cms))
-    if public is not None and public[:2] == wanted[:2]:
-        return True
-    return any(_origin(a) == wanted for a in provider.settings.redirect_allow_list)
+    """The shared redirect rule, with this provider's ``REDIRECT_ALLOW_LIST``."""
+    return sso.redirect_allowed(cms, provider.settings.redirect_allow_list, target)
 
 
 def _target(cms: Any, provider: SamlProvider) -> str | None:
-    target = request.args.get("redirect") or None
-    if target is not None and not redirect_allowed(cms, provider, target):
-        raise InvalidPayloadError(f'URL "{target}" can\'t be used to redirect after login')
-    return target
+    return sso.redirect_target(cms, provider.settings.redirect_allow_list)
 
 
 def start(name: str) -> Response:
@@ -127,26 +88,10 @@ def _finish(cms: Any, state: Any, provider: SamlProvider, request_id: str,
     saml_response = request.form.get("SAMLResponse")
     if not saml_response:
         raise InvalidPayloadError('"SAMLResponse" is required')
-    caller = auth.Caller(ip=client_ip(), user_agent=request.headers.get("User-Agent"),
-                         origin=request.headers.get("Origin"))
     payload = {"SAMLResponse": saml_response, "request_id": request_id,
                "root": public_root(cms)}
-    user, emit = auth.authenticate(cms, state, provider, payload, caller)
-    mode = provider.settings.mode if target else "json"
-    issued = auth.issue_session(cms, state, user, mode, caller, provider.name)
-    emit("success")
-    if not target:
-        return json_response({"data": {"access_token": issued.access_token,
-                                       "refresh_token": issued.refresh_token,
-                                       "expires": issued.expires_ms}})
-    resp = redirect(target, code=302)
-    if mode == "session":
-        c = state.settings.session_cookie
-        resp.set_cookie(c.name, issued.access_token, **c.set_kwargs())
-    else:
-        c = state.settings.refresh_cookie
-        resp.set_cookie(c.name, issued.refresh_token, **c.set_kwargs())
-    return resp
+    return sso.finish_login(cms, state, provider, payload, sso.caller(),
+                            provider.settings.mode, target)
 
 
 def logout(name: str) -> Response:

@@ -11,40 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from transom.api import Setting, StartupError
+from transom_auth_jwt.sso import PROVIDERS_SETTING, csv, flag, login_mode, option, provider_names
+from transom_auth_jwt.sso import text_option as _text_option
 
-PROVIDERS_SETTING = Setting(
-    "AUTH_PROVIDERS", None, "csv",
-    "Login providers besides the local one (their AUTH_<NAME>_* settings configure them).")
+from transom.api import StartupError
+
+__all__ = ["DRIVER", "PROVIDERS_SETTING", "SamlSettings", "option", "provider_names"]
 
 DRIVER = "saml"
-TRUE = ("true", "1", "yes", "on")
 #: the claim URIs Directus reads by default (the WS-Federation names most IdPs send)
 CLAIMS = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/"
 #: a pseudo attribute: the assertion's ``<Subject><NameID>`` (a Transom addition)
 NAME_ID = "nameID"
 SUPPORTED_XML = {"SP_metadata", "IDP_metadata"}
-
-
-def provider_names(config: Any) -> list[str]:
-    """The names in ``AUTH_PROVIDERS`` (a list once declared, a string before)."""
-    raw = config.get("AUTH_PROVIDERS") or []
-    if isinstance(raw, str):
-        raw = raw.split(",")
-    return [str(n).strip() for n in raw if str(n).strip()]
-
-
-def option(config: Any, name: str, key: str, default: Any = None) -> Any:
-    """``AUTH_<NAME>_<KEY>``, or ``default`` when unset or empty."""
-    value = config.get(f"AUTH_{name.upper()}_{key}")
-    return default if value is None or value == "" else value
-
-
-def _csv(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    items = value if isinstance(value, list | tuple) else str(value).split(",")
-    return tuple(str(i).strip() for i in items if str(i).strip())
 
 
 @dataclass(frozen=True)
@@ -70,8 +49,7 @@ class SamlSettings:
         prefix = f"AUTH_{name.upper()}_"
 
         def get(key: str, default: Any = None) -> Any:
-            value = option(config, name, key, default)
-            return str(value) if value is not None else None
+            return _text_option(config, name, key, default)
 
         unknown = sorted(k for k in config.with_prefix(prefix)
                          if k.startswith(("SP_", "IDP_")) and k not in SUPPORTED_XML)
@@ -84,18 +62,15 @@ class SamlSettings:
         if not idp:
             raise StartupError(f"SAML provider {name!r}: set {prefix}IDP_metadata "
                                "(the identity provider's metadata XML)")
-        mode = str(get("MODE", "session")).lower()
-        if mode not in ("session", "cookie"):
-            raise StartupError(f"{prefix}MODE={mode!r}: choose session or cookie")
+        mode = login_mode(config, name)
         return cls(
             name=name, sp_metadata=get("SP_metadata"), idp_metadata=idp,
             identifier_key=get("IDENTIFIER_KEY", CLAIMS + "nameidentifier"),
             email_key=get("EMAIL_KEY", CLAIMS + "emailaddress"),
             given_name_key=get("GIVEN_NAME_KEY", CLAIMS + "givenname"),
             family_name_key=get("FAMILY_NAME_KEY", CLAIMS + "surname"),
-            allow_public_registration=str(option(config, name, "ALLOW_PUBLIC_REGISTRATION",
-                                                 "false")).strip().lower() in TRUE,
+            allow_public_registration=flag(config, name, "ALLOW_PUBLIC_REGISTRATION"),
             default_role_id=get("DEFAULT_ROLE_ID"),
-            redirect_allow_list=_csv(option(config, name, "REDIRECT_ALLOW_LIST")),
+            redirect_allow_list=csv(option(config, name, "REDIRECT_ALLOW_LIST")),
             mode=mode, label=get("LABEL"), icon=get("ICON"),
         )

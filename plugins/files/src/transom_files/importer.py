@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from email.message import Message
 from typing import Any
 
-from transom.api import ForbiddenError, InvalidPayloadError, ServiceUnavailableError
+from transom.api import ForbiddenError, InvalidPayloadError, ServiceUnavailableError, ip_listed
 
 CHUNK = 64 * 1024
 MAX_REDIRECTS = 5
@@ -43,24 +43,6 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
 
 
-def _denied(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, deny: list[str]) -> bool:
-    for entry in deny:
-        entry = entry.strip()
-        if not entry:
-            continue
-        if entry == "0.0.0.0":
-            if (ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_reserved
-                    or ip.is_unspecified or ip.is_multicast):
-                return True
-            continue
-        try:
-            if ip in ipaddress.ip_network(entry, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
-
-
 def check_url(url: str, deny: list[str]) -> str:
     """400 for a URL that is not http(s); 403 when its host resolves to a denied address.
     Returns the address to connect to (every address of the host is checked)."""
@@ -73,7 +55,7 @@ def check_url(url: str, deny: list[str]) -> str:
         raise ServiceUnavailableError("import", f"Couldn't resolve {parts.hostname}") from None
     for info in infos:
         ip = ipaddress.ip_address(info[4][0])
-        if _denied(ip, deny):
+        if ip_listed(ip, deny):
             raise ForbiddenError(f'Requested URL "{url}" resolves to a denied IP address')
     return str(infos[0][4][0])
 

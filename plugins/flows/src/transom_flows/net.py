@@ -25,7 +25,7 @@ from typing import Any
 
 import urllib3
 
-from transom.api import ForbiddenError, InvalidPayloadError
+from transom.api import ForbiddenError, InvalidPayloadError, ip_listed
 
 DEFAULT_DENY = ("0.0.0.0", "169.254.169.254")
 MAX_REDIRECTS = 5
@@ -45,21 +45,6 @@ def csv_list(value: Any, default: Iterable[str] = ()) -> list[str]:
     return [str(v).strip() for v in value if str(v).strip()]
 
 
-def _in(ip: IPAddress, entries: Iterable[str], local_wildcard: bool) -> bool:
-    for entry in entries:
-        if local_wildcard and entry == "0.0.0.0":
-            if (ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_reserved
-                    or ip.is_unspecified or ip.is_multicast):
-                return True
-            continue
-        try:
-            if ip in ipaddress.ip_network(entry, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
-
-
 @dataclass(frozen=True)
 class Guard:
     """The deny and allow lists of one app."""
@@ -75,7 +60,7 @@ class Guard:
     def denied(self, ip: IPAddress) -> bool:
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
-        return _in(ip, self.deny, True) and not _in(ip, self.allow, False)
+        return ip_listed(ip, self.deny) and not ip_listed(ip, self.allow, local_wildcard=False)
 
     def resolve(self, url: str) -> tuple[urllib.parse.SplitResult, str]:
         """The URL's parts and the checked address to connect to; 400 for a URL that is
