@@ -141,9 +141,9 @@ def test_export_survives_its_worker_being_killed(live_server, backend, tmp_path)
         lines = content.text.splitlines()
         assert len(lines) == rows + 1 and lines[0] == '"title","qty"'
         assert lines[1] == '"task 1",1' and lines[-1] == f'"task {rows}",{rows}'
-        # the dead run's file was removed: only the finished one is stored (LocalStorage's
-        # own temporary ``.<key>.<pid>.<n>.part`` of the killed write is not ours to sweep)
-        stored = [p.name for p in uploads.iterdir() if not p.name.endswith(".part")]
+        # the dead run's file was removed, and the temporary ``.<key>.<pid>.<n>.part`` its
+        # killed write left with it: only the finished one is stored
+        stored = [p.name for p in uploads.iterdir()]
         assert stored == [done.file_key.split(":", 1)[1]]
     finally:
         engine.dispose()

@@ -65,6 +65,46 @@ class Storage(Protocol):
 StorageFactory = Callable[[str, Mapping[str, Any]], Storage]
 
 
+#: a temporary file older than this is an orphan whatever wrote it (another host, say)
+ORPHAN_PART_AGE = 24 * 3600.0
+
+
+def _sweep_orphan_parts(path: Path) -> None:
+    """Remove temporary files of ``path`` left by a process that died while writing.
+
+    A worker killed mid-write (SIGKILL, OOM) cannot run its ``finally``; its
+    ``.<name>.<pid>.<thread>.part`` stays. One is an orphan when its process is gone from
+    this host, or when it has not changed for :data:`ORPHAN_PART_AGE` seconds.
+    """
+    try:
+        found = list(path.parent.glob(f".{path.name}.*.part"))
+    except OSError:
+        return
+    now = dt.datetime.now().timestamp()
+    for part in found:
+        pid_text = part.name[len(path.name) + 2:].split(".", 1)[0]
+        try:
+            age = now - part.stat().st_mtime
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            continue
+        if pid == os.getpid() and age < ORPHAN_PART_AGE:
+            continue
+        if age < ORPHAN_PART_AGE and _process_alive(pid):
+            continue
+        part.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
 def safe_key(key: str) -> str:
     """Refuse keys that could leave a location's root (``..``, absolute, backslashes)."""
     parts = key.split("/")
@@ -103,6 +143,7 @@ class LocalStorage:
     def write(self, key: str, chunks: Iterable[bytes]) -> int:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
+        _sweep_orphan_parts(path)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
         size = 0
         try:
@@ -116,7 +157,9 @@ class LocalStorage:
         return size
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        path = self._path(key)
+        path.unlink(missing_ok=True)
+        _sweep_orphan_parts(path)
 
     def stat(self, key: str) -> StoredObject | None:
         try:
