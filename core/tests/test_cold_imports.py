@@ -1,7 +1,9 @@
 """A default deployment (SQLite, no SSO provider, local storage) must not import the heavy
 SDKs of plugins it does not use: pysaml2 alone costs ~2.6 s of cold start (it builds its
 XML schema validators at import), boto3, authlib and ldap3 ~0.3 s each. Checked in a fresh
-interpreter, since this test process has long imported them all."""
+interpreter, since this test process has long imported them all. The same holds for graphene
+(~0.11 s, until the first GraphQL request) and SQLAlchemy's PostgreSQL dialect (~0.06 s,
+only on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -12,8 +14,11 @@ from pathlib import Path
 
 #: SDKs only a configured provider or storage location may pull in
 HEAVY = ("saml2", "boto3", "botocore", "authlib", "ldap3")
+#: imported on first use only: the first GraphQL request, a PostgreSQL database
+LAZY = ("graphene", "sqlalchemy.dialects.postgresql")
 #: the plugins that own them: they must be loaded (entry points) for the check to mean much
-OWNERS = ("transom_auth_saml", "transom_storage_s3", "transom_auth_oidc", "transom_auth_ldap")
+OWNERS = ("transom_auth_saml", "transom_storage_s3", "transom_auth_oidc", "transom_auth_ldap",
+          "transom_graphql")
 
 PROBE = """
 import json, sys
@@ -24,6 +29,11 @@ if names[0] == "--open-storages":
     from transom.api import storages
     names = names[1:]
     storages(app.extensions["transom"]).get("s3")
+if names[0] == "--graphql":
+    names = names[1:]
+    resp = app.test_client().post("/graphql/system", json={"query": "{ __typename }"})
+    assert resp.status_code == 200 and resp.get_json() == {"data": {"__typename": "Query"}}, \
+        resp.get_data(as_text=True)
 print(json.dumps({"loaded": sorted(m for m in names if m in sys.modules),
                   "routes": len(list(app.url_map.iter_rules()))}))
 """
@@ -33,7 +43,8 @@ def _probe(tmp_path: Path, extra_env: dict[str, str] | None = None,
            flags: tuple[str, ...] = ()) -> dict:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **(extra_env or {})}
     out = subprocess.run(
-        [sys.executable, "-c", PROBE, f"sqlite:///{tmp_path / 'cold.db'}", *flags, *HEAVY, *OWNERS],
+        [sys.executable, "-c", PROBE, f"sqlite:///{tmp_path / 'cold.db'}", *flags, *HEAVY, *LAZY,
+         *OWNERS],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -44,6 +55,7 @@ def test_default_app_does_not_import_provider_sdks(tmp_path: Path) -> None:
     loaded = set(found["loaded"])
     assert set(OWNERS) <= loaded, f"plugins not loaded by entry points: {set(OWNERS) - loaded}"
     assert not loaded & set(HEAVY), f"imported without a configured provider: {loaded & set(HEAVY)}"
+    assert not loaded & set(LAZY), f"imported before first use: {loaded & set(LAZY)}"
     assert found["routes"] > 0
 
 
@@ -56,3 +68,10 @@ def test_a_configured_s3_location_imports_boto3(tmp_path: Path) -> None:
         "STORAGE_S3_SECRET": "s", "STORAGE_S3_REGION": "us-east-1",
         "STORAGE_S3_ENDPOINT": "http://127.0.0.1:9"}, ("--open-storages",))
     assert {"boto3", "botocore"} <= set(found["loaded"]), found
+
+
+def test_the_first_graphql_request_imports_graphene(tmp_path: Path) -> None:
+    """The other side: the first GraphQL request brings graphene in and is answered."""
+    found = _probe(tmp_path, flags=("--graphql",))
+    assert "graphene" in found["loaded"], found
+    assert "sqlalchemy.dialects.postgresql" not in found["loaded"], found

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -47,8 +47,38 @@ class Accountability:
             return "admin"
         return "p:" + ",".join(sorted(self.policies))
 
-    def with_request(self, ip: str | None, user_agent: str | None, origin: str | None):
-        return replace(self, ip=ip, user_agent=user_agent, origin=origin)
+    def evolve(self, **changes: Any) -> Accountability:
+        """A copy with ``changes``, as :func:`dataclasses.replace` makes it (same errors for
+        a name that is not an ``__init__`` field, ``extra`` shared unless given, a fresh
+        ``dynamic``), without its per-call field walk and ``__init__``: every request makes
+        one or two."""
+        if not changes.keys() <= _INIT_FIELDS:
+            bad = sorted(changes.keys() - _INIT_FIELDS)
+            if "dynamic" in bad:
+                raise ValueError("field dynamic is declared with init=False, it cannot be "
+                                 "specified with replace()")
+            raise TypeError(f"Accountability.__init__() got an unexpected keyword argument "
+                            f"{bad[0]!r}")
+        return self._copy(changes)
+
+    def with_request(self, ip: str | None, user_agent: str | None,
+                     origin: str | None) -> Accountability:
+        """This caller as seen on one request: its address, user agent and origin."""
+        return self._copy({"ip": ip, "user_agent": user_agent, "origin": origin})
+
+    def _copy(self, changes: dict[str, Any]) -> Accountability:
+        # The class is frozen and defines no __post_init__: filling the instance dict is
+        # what its __init__ would do, field by field, with the same values.
+        new = object.__new__(type(self))
+        state = new.__dict__
+        state.update(self.__dict__)
+        state.update(changes)
+        state["dynamic"] = {}
+        return new
+
+
+#: the fields :meth:`Accountability.evolve` may change (``dynamic`` is per request)
+_INIT_FIELDS = frozenset(f.name for f in fields(Accountability) if f.init)
 
 
 #: The accountability of the system itself when a request must act as admin.

@@ -8,7 +8,9 @@ OR-ed across the policies in effect.
 
 Answers are cached for ``ACCESS_CACHE_TTL`` (short, so that revoking access takes effect on
 every worker within that time) and the cache is cleared at once on this worker whenever a
-user, role, policy or access row changes.
+user, role, policy or access row changes. The :class:`Accountability` built from a user's (or
+the public) rows is kept in the same cache entry as those rows, per caller address, so it
+lives and dies with them; callers always get their own copy of it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import hashlib
 import ipaddress
 import threading
 import time
-from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,6 +54,22 @@ def ip_allowed(ip: str | None, rules: Any) -> bool:
     return False
 
 
+#: addresses whose accountability one cache entry keeps (past it, the entry starts afresh)
+_BUILT_PER_ENTRY = 64
+
+
+class _Resolved:
+    """One cache entry of a user (or of the public): the rows read, and the accountability
+    built from them for each caller address seen while they are fresh."""
+
+    __slots__ = ("built", "roles", "rows")
+
+    def __init__(self, roles: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+        self.roles = roles
+        self.rows = rows
+        self.built: dict[str | None, Accountability] = {}
+
+
 class AccessResolver:
     """Looks up roles and policies; one per kernel."""
 
@@ -60,6 +77,8 @@ class AccessResolver:
         self.cms = cms
         self._cache: dict[Any, tuple[float, Any]] = {}
         self._lock = threading.Lock()
+        #: (snapshot, whether it has the access tables): asked on every request
+        self._tables_of: tuple[Any, bool] = (None, False)
 
     @property
     def ttl(self) -> float:
@@ -81,8 +100,13 @@ class AccessResolver:
 
     def _has_tables(self) -> bool:
         schema = self.cms.schema
-        return all(schema.get(t) is not None for t in
-                   ("directus_roles", "directus_policies", "directus_access", "directus_users"))
+        seen, answer = self._tables_of
+        if seen is not schema:  # snapshots never change: a new one is a new object
+            answer = all(schema.get(t) is not None for t in
+                         ("directus_roles", "directus_policies", "directus_access",
+                          "directus_users"))
+            self._tables_of = (schema, answer)
+        return answer
 
     def _table(self, name: str) -> sa.Table:
         table = self.cms.schema.get(name).table  # typed columns (uuid on PostgreSQL)
@@ -145,34 +169,48 @@ class AccessResolver:
         return Accountability(user=user, role=role, roles=roles, policies=tuple(seen),
                               admin=admin, app=app or admin, ip=ip, enforce_tfa=tfa)
 
+    def _built(self, entry: _Resolved, user: str | None, role: str | None,
+               ip: str | None) -> Accountability:
+        """The accountability of ``entry`` for a caller at ``ip``, built once per address
+        while the entry lives (it goes with the rows when they expire or are invalidated)."""
+        acc = entry.built.get(ip)
+        if acc is None:
+            acc = self._build(user, role, ip, entry.rows, entry.roles)
+            built = entry.built
+            if len(built) >= _BUILT_PER_ENTRY:
+                built.clear()
+            built[ip] = acc
+        return acc
+
     def public(self, ip: str | None = None) -> Accountability:
         """The accountability of an anonymous caller (the public policies)."""
         if not self._has_tables():
             return Accountability(ip=ip)
 
-        def compute() -> list[dict[str, Any]]:
+        def compute() -> _Resolved:
             with self.cms.connect() as conn:
-                return self._policies(conn, None, ())
+                return _Resolved((), self._policies(conn, None, ()))
 
-        rows = self._cached(("public",), compute)
-        return self._build(None, None, ip, rows, ())
+        entry = self._cached(("public",), compute)
+        # a copy: the kept one must not carry one request's ``extra`` into the next
+        return self._built(entry, None, None, ip).evolve(extra={})
 
     def for_user(self, user_id: str, role: str | None, ip: str | None = None,
                  **extra: Any) -> Accountability:
-        """The accountability of an authenticated, active user."""
-        def compute() -> tuple[tuple[str, ...], list[dict[str, Any]]]:
+        """The accountability of an authenticated, active user (``extra``: fields to set on
+        it, as :func:`dataclasses.replace` takes them)."""
+        def compute() -> _Resolved:
             with self.cms.connect() as conn:
                 roles = self._role_chain(conn, role)
                 rows = self._policies(conn, user_id, roles)
                 if role is None:
                     rows += self._policies(conn, None, ())
-                return roles, rows
+                return _Resolved(roles, rows)
 
-        roles, rows = self._cached(("user", user_id, role), compute)
-        acc = self._build(str(user_id), str(role) if role else None, ip, rows, roles)
-        if extra:
-            acc = replace(acc, **extra)
-        return acc
+        entry = self._cached(("user", user_id, role), compute)
+        acc = self._built(entry, str(user_id), str(role) if role else None, ip)
+        # a copy, with its own ``extra`` unless one is given, as a new build had
+        return acc.evolve(**extra) if "extra" in extra else acc.evolve(extra={}, **extra)
 
     def user_by_static_token(self, token: str) -> dict[str, Any] | None:
         """The active user whose ``directus_users.token`` equals ``token``."""

@@ -9,14 +9,24 @@ token (``session`` claim) works only while its ``directus_sessions`` row does.
 The verified claims go with the caller: ``accountability.extra["jwt_claims"]`` for a user's
 token, and :func:`request_claims` (the request's WSGI environ) for any verified token, share
 tokens included, which are left to a shares plugin.
+
+Verifying the signature is most of what a request with a JWT costs, and a client sends the
+same token until it expires: the claims of a verified token are kept in a small LRU (keyed
+by the key it was verified with and the token), and a hit is still refused once ``exp`` has
+passed. Only the verification is skipped: the user's row and the session row are read on
+every request as before, so a suspension, a role change or a logout applies at once.
 """
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 import uuid
+from collections import OrderedDict
 from typing import Any
 
-from flask import g, request
+from flask import current_app, g, request
 
 from transom.api import (
     Accountability,
@@ -38,6 +48,60 @@ CLAIMS_KEY = "jwt_claims"
 _ENVIRON_KEY = "transom_auth_jwt.claims"
 
 
+#: how many verified tokens are remembered (per process)
+CLAIMS_CACHE_SIZE = 512
+
+
+class _VerifiedTokens:
+    """A bounded LRU of verified tokens: ``(key, token) -> (exp, claims as JSON)``.
+
+    The claims are kept as JSON so that each hit hands out a new dict, as a decode does."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[str, str], tuple[int, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, token: str) -> dict[str, Any] | None:
+        """The claims of a token verified with ``key`` that has not expired, else None."""
+        entry = self._entries.get((key, token))
+        if entry is None:
+            return None
+        # PyJWT's own test, without leeway (the app's JWT_DECODE_LEEWAY is 0)
+        if entry[0] <= time.time():
+            with self._lock:
+                self._entries.pop((key, token), None)
+            return None
+        with self._lock:
+            if (key, token) in self._entries:
+                self._entries.move_to_end((key, token))
+        return json.loads(entry[1])
+
+    def put(self, key: str, token: str, claims: dict[str, Any]) -> None:
+        entry = (int(claims["exp"]), json.dumps(claims))
+        with self._lock:
+            self._entries[(key, token)] = entry
+            self._entries.move_to_end((key, token))
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_verified = _VerifiedTokens(CLAIMS_CACHE_SIZE)
+
+
+def _verify(key: str, token: str) -> dict[str, Any]:
+    """:func:`jwt_tokens.decode` of an access token, remembered for the next requests. Every
+    refusal is the one a decode gives: only a token that passed it is kept (one with ``iss:
+    directus``, so a hit needs no second look at whose token it is)."""
+    claims = jwt_tokens.decode(token)
+    _verified.put(key, token, claims)
+    return claims
+
+
 def request_claims(req: Any = None) -> dict[str, Any] | None:
     """The verified claims of the Directus JWT of ``req`` (default: the current request),
     or None when it carried none or it has not been resolved yet."""
@@ -48,10 +112,15 @@ def accountability_for_request(cms: Any, request: Any) -> Accountability | None:
     state = get_state(cms)
     cookie_name = state.settings.session_cookie.name
     token = extract_token(request, cookie_name)
-    if not token or not looks_like_jwt(token) or not jwt_tokens.is_directus_jwt(token):
+    if not token:
+        return None
+    key = current_app.config["JWT_SECRET_KEY"]  # what the decode key loader gives
+    claims = _verified.get(key, token)  # None when unknown or expired: checked again below
+    if claims is None and (not looks_like_jwt(token) or not jwt_tokens.is_directus_jwt(token)):
         return None
     try:
-        claims = jwt_tokens.decode(token)
+        if claims is None:
+            claims = _verify(key, token)
         request.environ[_ENVIRON_KEY] = claims
         return accountability_for_claims(cms, state, claims, client_ip())
     except Exception:

@@ -10,6 +10,7 @@ both keep working); after it the old token is refused.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import logging
 import re
@@ -354,11 +355,25 @@ def end_session(cms: Any, state: AuthState, token: str) -> None:
                 log.exception("auth provider %s failed on logout", provider.name)
 
 
+@functools.lru_cache(maxsize=8)
+def _session_expiry_stmt(s: sa.Table) -> sa.Select[Any]:
+    """Built once: the resolver asks for every request with a session token."""
+    return sa.select(s.c.expires).where(s.c.token == sa.bindparam("token"),
+                                        s.c.user == sa.bindparam("user"))
+
+
+@functools.lru_cache(maxsize=8)
+def _current_user_stmt(u: sa.Table) -> sa.Select[Any]:
+    """Built once: the resolver asks for every request with a JWT."""
+    return sa.select(u.c.id, u.c.role, u.c.status,
+                     u.c.tfa_secret.is_not(None).label("has_tfa")
+                     ).where(u.c.id == sa.bindparam("user"))
+
+
 def session_is_live(cms: Any, state: AuthState, session: str, user_id: str) -> bool:
-    s = state.sessions
     with cms.connect() as conn:
-        row = conn.execute(sa.select(s.c.expires).where(
-            s.c.token == str(session), s.c.user == user_id)).first()
+        row = conn.execute(_session_expiry_stmt(state.sessions),
+                           {"token": str(session), "user": user_id}).first()
     expires = as_utc(row.expires) if row is not None else None
     return expires is not None and expires >= utcnow()
 
@@ -366,11 +381,8 @@ def session_is_live(cms: Any, state: AuthState, session: str, user_id: str) -> b
 def current_user(cms: Any, state: AuthState, user_id: str) -> Any:
     """id, role, status and whether TFA is set up, read on every request so that a
     suspension, a role change or a new TFA secret applies to tokens already handed out."""
-    u = state.users
     with cms.connect() as conn:
-        return conn.execute(sa.select(u.c.id, u.c.role, u.c.status,
-                                      u.c.tfa_secret.is_not(None).label("has_tfa"))
-                            .where(u.c.id == user_id)).first()
+        return conn.execute(_current_user_stmt(state.users), {"user": user_id}).first()
 
 
 # -- password reset ---------------------------------------------------------------------------
