@@ -32,6 +32,18 @@ def test_public_role_read_only(blog, client, admin_headers):
         "total_count": 4, "filter_count": 4}
 
 
+def test_ip_access_limits_the_public_policy(blog, client, admin_headers):
+    public = client.get("/policies?filter[name][_eq]=$t:public_label",
+                        headers=admin_headers).get_json()["data"][0]
+    client.post("/permissions", json={"policy": public["id"], "collection": "articles",
+                                      "action": "read", "fields": ["*"]}, headers=admin_headers)
+    client.patch(f"/policies/{public['id']}", json={"ip_access": ["10.1.0.0/16"]},
+                 headers=admin_headers)
+    inside, outside = {"REMOTE_ADDR": "10.1.2.3"}, {"REMOTE_ADDR": "192.0.2.1"}
+    assert client.get("/items/articles?limit=1", environ_base=inside).status_code == 200
+    assert client.get("/items/articles?limit=1", environ_base=outside).status_code == 403
+
+
 def test_editor_creates_and_updates_but_cannot_delete(blog, client, admin_headers):
     editor = setup_user(client, admin_headers, [
         {"collection": "articles", "action": "read", "fields": ["*"]},
