@@ -53,16 +53,17 @@ def run_script(code: str, data: Any, limits: Limits) -> Any:
     except ValueError:
         answer = None
     if not isinstance(answer, dict):
-        raise ScriptError(_died(done.returncode))
+        raise ScriptError(_died(done.returncode, max(1, math.ceil(limits.timeout))))
     if not answer.get("ok"):
         raise ScriptError(str(answer.get("error") or "The script failed"))
     return answer.get("result")
 
 
-def _died(returncode: int) -> str:
+def _died(returncode: int, cpu_seconds: float) -> str:
     """Why a child ended without an answer, from its exit status."""
     if returncode == -24:  # SIGXCPU
-        return "The script used more CPU time than allowed (FLOWS_EXEC_TIMEOUT)"
+        return (f"The script was stopped after {cpu_seconds:g} s of CPU time "
+                "(FLOWS_EXEC_TIMEOUT)")
     if returncode in (-9, -11):
         return "The script was killed (memory limit FLOWS_EXEC_MAX_MEMORY or a crash)"
     return f"The script ended without an answer (exit status {returncode})"

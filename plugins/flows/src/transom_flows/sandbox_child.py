@@ -67,7 +67,10 @@ def _lock_down(max_memory: int, cpu_seconds: int) -> None:
               resource.RLIMIT_NOFILE: 3, resource.RLIMIT_NPROC: 0, resource.RLIMIT_FSIZE: 0,
               resource.RLIMIT_CORE: 0}
     for which, value in limits.items():
-        resource.setrlimit(which, (value, value))
+        # CPU: the soft limit sends SIGXCPU, the hard one (a second later) SIGKILL; equal
+        # limits would SIGKILL at once, which reads as a memory kill to the parent
+        hard = value + 1 if which == resource.RLIMIT_CPU else value
+        resource.setrlimit(which, (value, hard))
 
 
 def _guarded_import(allowed: frozenset[str]) -> Any:
