@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
@@ -21,6 +21,7 @@ from ..query import Query
 from ..query.filters import parse_function
 from ..query.model import limit_settings
 from ..schema.model import Collection
+from . import fastexec
 from .context import CompileContext, require_field
 from .tree import ColumnOut, FunctionOut, Node, RelationOut
 from .values import out_converter, out_int
@@ -277,9 +278,22 @@ class Reader:
         stmt = paginate(stmt, *self.limit_offset(query))
         return Plan(node, stmt, shaper, index, joined)
 
-    def run(self, plan: Plan) -> list[dict[str, Any]]:
-        """Execute a plan's root statement, then fetch its relations."""
-        return self.shape(plan, self.conn.execute(plan.stmt).all())
+    def run(self, plan: Plan, key: Any = None) -> list[dict[str, Any]]:
+        """Execute a plan's root statement, then fetch its relations (``key``: the value
+        of the plan's ``key_param``)."""
+        return self.shape(plan, self.fetch(plan, key))
+
+    def fetch(self, plan: Plan, key: Any = None) -> list[Any]:
+        """The root rows of a plan: on the driver's cursor where it can (the plan is
+        executed many times, see :mod:`.fastexec`), else through SQLAlchemy."""
+        conn = self.conn
+        if fastexec.usable(conn, self.ctx.dialect.read_options):
+            prep = fastexec.prepared_for(plan.prepared, plan.stmt, conn.dialect,
+                                         plan.key_param)
+            if prep is not None:
+                return fastexec.fetch_all(conn, prep, key)
+        params = {plan.key_param: key} if plan.key_param else None
+        return conn.execute(plan.stmt, params).all()
 
     def shape(self, plan: Plan, rows: list[Any]) -> list[dict[str, Any]]:
         """Root rows of ``plan`` (all, or one streamed chunk) to items with relations."""
@@ -484,6 +498,11 @@ class Plan:
     shaper: Shaper
     index: dict[str, int]
     joined: list[tuple[str, Shaper, int]]
+    #: the one bound parameter each execution supplies (``read_one``'s key), if any
+    key_param: str | None = None
+    #: the statement prepared per SQLAlchemy dialect (:mod:`.fastexec`), made on first use
+    prepared: dict[Any, Any] = field(default_factory=dict, init=False, compare=False,
+                                     repr=False)
 
 
 class Shaper:

@@ -339,9 +339,10 @@ class ItemsService:
                                               shape.fields, shape), shape)
                 pk_col = plan.stmt.selected_columns[plan.index["__pk"]].element
                 plan = dataclasses.replace(plan, stmt=plan.stmt.where(
-                    pk_col == sa.bindparam(ONE_KEY_PARAM, type_=pk_col.type)))
+                    pk_col == sa.bindparam(ONE_KEY_PARAM, type_=pk_col.type)),
+                    key_param=ONE_KEY_PARAM)
                 self.cms.plans.put(key, plan)
-            items = reader.shape(plan, conn.execute(plan.stmt, {ONE_KEY_PARAM: value}).all())
+            items = reader.run(plan, value)
         items = self._filter_read(one, items)
         self._emit_read(one, items)
         return items

@@ -207,6 +207,10 @@ class SQLiteDialect(Dialect):
         # Datetimes bound to a typed expression (a filter's operand) take the same text form
         # as the values written through untyped columns: one form, compared as text.
         sqlite3.register_adapter(dt.datetime, datetime_text)
+        # sqlite3 binds no time of day (a ``time`` field answered 500), and its date
+        # adapter is deprecated: both as the ISO text Directus stores
+        sqlite3.register_adapter(dt.time, dt.time.isoformat)
+        sqlite3.register_adapter(dt.date, dt.date.isoformat)
         engine.dialect.colspecs = {**engine.dialect.colspecs, sa.DateTime: DateTimeText}
         install_transactions(engine)
         sa.event.listen(engine, "connect", lambda dbapi, _record: register_functions(dbapi))
