@@ -80,10 +80,9 @@ class Query:
 
     def copy(self, **changes: Any) -> Query:
         """An independent copy (nested dicts included), with ``changes`` applied."""
-        keep = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        for name in changes:
-            keep.pop(name, None)  # an unknown name makes Query() raise TypeError
-        return Query(**copy.deepcopy(keep), **changes)
+        keep = {name: _clone(getattr(self, name)) for name in _FIELD_NAMES
+                if name not in changes}  # an unknown name in changes: Query() raises
+        return Query(**keep, **changes)
 
     def to_dict(self, *, nested: bool = False, copy_values: bool = True) -> dict[str, Any]:
         """Directus's spelling of this query (only what differs from the defaults).
@@ -141,3 +140,25 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, set | frozenset | tuple):
         return sorted(value, key=repr) if isinstance(value, set | frozenset) else list(value)
     return repr(value)
+
+
+#: the field names of :class:`Query`, in order (asked on every copy)
+_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Query))
+_ATOMS = (str, int, float, bool, type(None), decimal.Decimal, dt.date, dt.time, uuid.UUID)
+
+
+def _clone(value: Any) -> Any:
+    """An independent copy of a query part: dicts and lists (filters, fields, aliases) are
+    copied, nested queries too; immutable values are shared. Faster than ``deepcopy``,
+    which a one-item read paid twice (about 50 us)."""
+    if isinstance(value, _ATOMS):
+        return value
+    if isinstance(value, dict):
+        return {k: _clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clone(v) for v in value]
+    if isinstance(value, Query):
+        return value.copy()
+    if isinstance(value, tuple):
+        return tuple(_clone(v) for v in value)
+    return copy.deepcopy(value)
