@@ -138,6 +138,8 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("DB_FILENAME", "./data/data.db", "str", "SQLite database file."),
     Setting("DB_SCHEMA", None, "str", "Schema (PostgreSQL search path) holding the tables."),
     Setting("DB_POOL_SIZE", 10, "int", "Connections kept in the pool per worker."),
+    Setting("DB_POOL_PING_IDLE", 1.0, "float", "Ping a pooled connection before use once it "
+            "has been idle this many seconds (0: before every use; negative: never)."),
     Setting("DB_EXCLUDE_TABLES", "spatial_ref_sys,sysdiagrams", "csv", "Tables never shown."),
     Setting("DB_REPLICA_URL", None, "csv", "Read replicas: SQLAlchemy URLs (comma-separated)."),
     Setting("DB_REPLICA_HOST", None, "csv", "Read replicas: hosts (host or host:port, "

@@ -23,6 +23,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateColumn, ExecutableDDLElement
 
 from .errors import StartupError
+from .pool_ping import install_idle_ping
 from .schema.types import default_sa_type, plugin_field_type
 
 if TYPE_CHECKING:
@@ -205,12 +206,15 @@ class Dialect:
         return {
             "pool_size": int(config.get("DB_POOL_SIZE", 10)),
             "max_overflow": 5,
-            "pool_pre_ping": True,
+            # a ping at every checkout only when asked (see transom.pool_ping)
+            "pool_pre_ping": float(config.get("DB_POOL_PING_IDLE", 1.0)) == 0,
             "pool_recycle": 1800,
         }
 
     def create_engine(self, url: URL, config: Config) -> Engine:
-        return sa.create_engine(url, **self.engine_options(config))
+        engine = sa.create_engine(url, **self.engine_options(config))
+        install_idle_ping(engine, float(config.get("DB_POOL_PING_IDLE", 1.0)))
+        return engine
 
     def session_statements(self) -> list[str]:
         """Statements every new connection runs (time zone, pragmas, message language)."""
