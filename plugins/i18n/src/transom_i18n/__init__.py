@@ -129,15 +129,16 @@ def _lang_request(cms: Any, *, strict: bool) -> LangRequest | None:
     ``strict`` raises on a malformed ``lang`` (before the view runs); the response hook
     passes False and simply does nothing, since the 400 has already been answered.
     """
-    methods = _READS.get(request.endpoint or "")
-    if methods is None or request.method not in methods:
+    req = request._get_current_object()  # type: ignore[attr-defined]  # once, not per use
+    methods = _READS.get(req.endpoint or "")
+    if methods is None or req.method not in methods:
         return None
     param = _param(cms)
-    collection = (request.view_args or {}).get("collection")
-    if collection is None and not request.endpoint.startswith("transom_graphql."):
+    collection = (req.view_args or {}).get("collection")
+    if collection is None and not req.endpoint.startswith("transom_graphql."):
         return None
-    lang = request.args.get(param) if param.encode() in request.query_string else None
-    if lang is None and "Accept-Language" not in request.headers:
+    lang = req.args.get(param) if param.encode() in req.query_string else None
+    if lang is None and "Accept-Language" not in req.headers:
         return None  # the common case: nothing asked, nothing more to work out
     fallback = str(cms.config.get("I18N_FALLBACK_LANG") or "")
     if lang is not None:
@@ -146,7 +147,7 @@ def _lang_request(cms: Any, *, strict: bool) -> LangRequest | None:
                 _checked(lang, param)
             return None
         return LangRequest(collection, lang, with_fallbacks([lang], fallback or None), "param")
-    header = parse_accept_language(request.headers.get("Accept-Language"))
+    header = parse_accept_language(req.headers.get("Accept-Language"))
     if not header:
         return None
     codes = with_fallbacks(header, fallback or default_lang(cms))
@@ -155,14 +156,15 @@ def _lang_request(cms: Any, *, strict: bool) -> LangRequest | None:
 
 def _write_lang(cms: Any) -> str | None:
     """``Content-Language`` (or ``?lang=``) of an item write; a malformed one is a 400."""
-    methods = _WRITES.get(request.endpoint or "")
-    if methods is None or request.method not in methods:
+    req = request._get_current_object()  # type: ignore[attr-defined]  # once, not per use
+    methods = _WRITES.get(req.endpoint or "")
+    if methods is None or req.method not in methods:
         return None
     param = _param(cms)
-    lang = request.args.get(param)
+    lang = req.args.get(param)
     if lang is not None:
         return _checked(lang, param)
-    header = request.headers.get("Content-Language")
+    header = req.headers.get("Content-Language")
     if header:
         first = header.split(",")[0]
         return _checked(first, "Content-Language")
@@ -386,18 +388,19 @@ def init_app(cms: Any, app: Any) -> None:
 
     @app.before_request
     def _i18n_before() -> None:
-        endpoint = request.endpoint or ""
-        if endpoint.startswith(_SCHEMA_PREFIX) and request.method in ("POST", "PATCH"):
-            rule = request.url_rule.rule if request.url_rule is not None else ""
-            plan = schema_plan(rule, request.method, request.view_args or {},
-                               request.get_json(silent=True))
+        req = request._get_current_object()  # type: ignore[attr-defined]  # not the proxy
+        endpoint = req.endpoint or ""
+        if endpoint.startswith(_SCHEMA_PREFIX) and req.method in ("POST", "PATCH"):
+            rule = req.url_rule.rule if req.url_rule is not None else ""
+            plan = schema_plan(rule, req.method, req.view_args or {},
+                               req.get_json(silent=True))
             if plan:
                 setattr(g, _G_SCHEMA, plan)
             return
         wanted = _lang_request(cms, strict=True)
         setattr(g, _G_CHECKED, True)
-        lang = _write_lang(cms)
-        collection = (request.view_args or {}).get("collection")
+        lang = _write_lang(cms) if endpoint in _WRITES else None
+        collection = (req.view_args or {}).get("collection")
         if lang is not None and collection \
                 and i18n_schema.translatable_fields(cms.schema, collection):
             setattr(g, _G_WRITE, lang)
@@ -412,6 +415,8 @@ def init_app(cms: Any, app: Any) -> None:
         endpoint = request.endpoint or ""
         if endpoint.startswith(_SCHEMA_PREFIX):
             return _after_schema(resp)
+        if endpoint not in _ITEM_ENDPOINTS:
+            return resp  # nothing of this plugin's: not an item or GraphQL read or write
         return _after_items(resp)
 
     def _after_schema(resp: Response) -> Response:
