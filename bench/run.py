@@ -58,10 +58,11 @@ TARGET_RSS_MB = 120.0
 @dataclass(frozen=True)
 class Scenario:
     name: str
-    server: str  # "transom" or "baseline"
+    server: str  # "transom", "baseline" or "directus"
     path: str
     title: str
     baseline_of: str | None = None  # for baseline scenarios: the Transom scenario compared
+    peer_of: str | None = None  # for Directus scenarios: the Transom scenario compared
 
 
 LIST = "/items/articles?limit=25"
@@ -98,6 +99,17 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("baseline_ping", "baseline", "/server/ping", "baseline: /server/ping", "ping"),
     )
 }
+#: the same requests against a running Directus 11 (``--directus``), added for each Transom
+#: scenario of the run that has one; Directus's own data comes from
+#: ``/work/shared/peers/directus/seed.mjs`` (the same 100 authors and 10,000 articles)
+DIRECTUS_SCENARIOS: dict[str, Scenario] = {
+    f"directus_{s.name}": Scenario(f"directus_{s.name}", "directus", s.path,
+                                   f"Directus 11: {s.title}", peer_of=s.name)
+    for s in SCENARIOS.values()
+    if s.server == "transom" and s.name in ("list", "filter_sort", "relational", "item", "ping")
+}
+DIRECTUS_TOKEN = "admin-static-token-0123456789"  # what seed.mjs gives the Directus admin
+
 DEFAULT_SCENARIOS = (
     "list",
     "baseline_list",
@@ -271,6 +283,41 @@ def _group_alive(pgid: int) -> bool:
 
 
 # --------------------------------------------------------------------------- HTTP
+
+
+class Peer:
+    """A server this script did not start and does not stop (a local Directus 11): its
+    port, and its pid when known (for RSS and for not counting its CPU as other load)."""
+
+    proc = None
+    startup_s = None
+
+    def __init__(self, name: str, port: int, pid: int | None) -> None:
+        self.name, self.port, self.pid = name, port, pid
+
+    def workers(self) -> list[int]:
+        return [self.pid] if self.pid and Path(f"/proc/{self.pid}").exists() else []
+
+
+def peer_from_url(url: str, pid_arg: str | None) -> Peer:
+    """The Directus given by ``--directus`` (loopback only) and its pid (``--directus-pid``,
+    else the pid file ``/work/shared/peers/directus/setup.sh`` writes)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "localhost"):
+        raise SystemExit("--directus must be http://127.0.0.1:<port> (loopback only)")
+    pid: int | None = None
+    if pid_arg:
+        pid = int(pid_arg)
+    else:
+        peer_dir = os.environ.get("PEER_DIR") or os.path.join(
+            os.environ.get("TMPDIR", "/tmp"), "directus-peer")
+        pid_file = Path(peer_dir) / "directus" / "run" / "directus-sqlite.pid"
+        if pid_file.exists():
+            text = pid_file.read_text().strip()
+            pid = int(text) if text.isdigit() else None
+    return Peer("directus", parts.port or 80, pid)
 
 
 def http_get(port: int, path: str, token: str | None, timeout: float = 10) -> tuple[int, bytes]:
@@ -686,6 +733,18 @@ def print_table(
                 f"{base.median('rps'):8.0f} = {ratio:.2f}x{mark}"
             )
 
+    peers = [r for r in results if r.scenario.peer_of and r.scenario.peer_of in by_name]
+    if peers:
+        print("Transom / Directus 11 (requests/s; p99 ms):")
+    for peer in peers:
+        tr = by_name[peer.scenario.peer_of]
+        ratio = tr.median("rps") / peer.median("rps") if peer.median("rps") else 0.0
+        summary.setdefault("directus_ratios", {})[tr.scenario.name] = round(ratio, 3)
+        print(
+            f"  {tr.scenario.name:<14} {tr.median('rps'):8.0f} / {peer.median('rps'):8.0f} = "
+            f"{ratio:.2f}x  (p99 {tr.median('p99_ms'):.1f} / {peer.median('p99_ms'):.1f})"
+        )
+
     transom = [r for r in results if r.scenario.server == "transom"]
     if transom:
         worst_p99 = max(transom, key=lambda r: r.median("p99_ms"))
@@ -805,6 +864,16 @@ def main(argv: list[str] | None = None) -> int:
         help="with --repeat: figures are medians of the passes during which other processes "
         "used at most PCT %% of the CPUs (all passes if none; 0: always all) (10)",
     )
+    ap.add_argument(
+        "--directus",
+        metavar="URL",
+        help="also measure a running Directus 11 at this loopback URL (e.g. "
+        "http://127.0.0.1:8055, started by /work/shared/peers/directus/setup.sh and seeded "
+        "by its seed.mjs) on the same requests, and print Transom / Directus ratios",
+    )
+    ap.add_argument("--directus-token", default=DIRECTUS_TOKEN,
+                    help=f"Bearer token for Directus ({DIRECTUS_TOKEN}, seed.mjs's admin)")
+    ap.add_argument("--directus-pid", help="Directus's pid (default: setup.sh's pid file)")
     ap.add_argument("--skip-seed", action="store_true", help="do not seed the database")
     ap.add_argument("--startup-timeout", type=float, default=180)
     ap.add_argument(
@@ -821,6 +890,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     scenarios = parse_scenarios(args.scenarios)
+    if args.directus:
+        twins = {s.peer_of: s for s in DIRECTUS_SCENARIOS.values()}
+        scenarios += [twins[s.name] for s in list(scenarios) if s.name in twins]
     loader = args.loader
     if loader == "auto":
         loader = "wrk" if shutil.which("wrk") else "python"
@@ -862,10 +934,10 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, old_term)
 
 
-def wait_quiet(servers: list[Server], below: float, max_wait: float) -> None:
+def wait_quiet(pids: list[int], below: float, max_wait: float) -> None:
     deadline = time.monotonic() + max_wait
     while True:
-        with ForeignCpu([s.proc.pid for s in servers if s.proc]) as other:
+        with ForeignCpu(pids) as other:
             time.sleep(1.0)
         if other.percent < below:
             return
@@ -972,36 +1044,46 @@ def _run(
             flush=True,
         )
 
-    by_server = {"transom": transom, "baseline": baseline}
+    by_server: dict[str, Any] = {"transom": transom, "baseline": baseline}
+    tokens = {"transom": args.token, "baseline": args.token, "directus": args.directus_token}
+    own_pids = [s.proc.pid for s in servers if s.proc]
+    if args.directus:
+        peer = peer_from_url(args.directus, args.directus_pid)
+        by_server["directus"] = peer
+        own_pids += peer.workers()
+        print(f"bench: directus at {HOST}:{peer.port} (pid {peer.pid or 'unknown'})",
+              flush=True)
     results = [ScenarioResult(sc, disturbed_above=args.disturbed_above) for sc in scenarios]
     for r in results:
         srv = by_server[r.scenario.server]
         assert srv is not None
-        r.rows = check_scenario(srv.port, r.scenario, args.token)
+        r.rows = check_scenario(srv.port, r.scenario, tokens[r.scenario.server])
     rows = {r.scenario.name: r.rows for r in results}
     for r in results:
         b = r.scenario.baseline_of
+        b = b or r.scenario.peer_of
         if b and b in rows and rows[b] != r.rows:
             print(f"bench: WARNING {b} returns {rows[b]} rows, {r.scenario.name} {r.rows}")
 
-    def drive(srv: Server, path: str, seconds: float) -> LoadResult:
+    def drive(srv: Any, path: str, seconds: float) -> LoadResult:
+        token = tokens[srv.name]
         if loader == "wrk":
             return run_wrk(
-                srv.port, path, args.token, seconds, args.wrk_threads, args.connections, script
+                srv.port, path, token, seconds, args.wrk_threads, args.connections, script
             )
-        return run_python_load(srv.port, path, args.token, seconds, args.connections)
+        return run_python_load(srv.port, path, token, seconds, args.connections)
 
     for n in range(args.repeat):
         for r in results:
             srv = by_server[r.scenario.server]
             assert srv is not None
             if args.quiet_below > 0:
-                wait_quiet(servers, args.quiet_below, args.quiet_wait)
+                wait_quiet(own_pids, args.quiet_below, args.quiet_wait)
             if args.warmup > 0:
                 drive(srv, r.scenario.path, args.warmup)
             with (
                 RssSampler(srv) as sampler,
-                ForeignCpu([s.proc.pid for s in servers if s.proc]) as other,
+                ForeignCpu(own_pids) as other,
             ):
                 res = drive(srv, r.scenario.path, args.duration)
             res.other_cpu_pct = other.percent
