@@ -312,8 +312,8 @@ def peer_from_url(url: str, pid_arg: str | None) -> Peer:
         pid = int(pid_arg)
     else:
         peer_dir = os.environ.get("PEER_DIR") or os.path.join(
-            os.environ.get("TMPDIR", "/tmp"), "directus-peer")
-        pid_file = Path(peer_dir) / "directus" / "run" / "directus-sqlite.pid"
+            os.environ.get("TMPDIR", "/tmp"), "directus-peer", "directus")
+        pid_file = Path(peer_dir) / "run" / "directus-sqlite.pid"  # as setup.sh names it
         if pid_file.exists():
             text = pid_file.read_text().strip()
             pid = int(text) if text.isdigit() else None
