@@ -16,6 +16,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 #: Values ``meta`` may hold.
 META_VALUES: tuple[str, ...] = ("total_count", "filter_count")
 
@@ -125,10 +127,13 @@ class Query:
 
     def cache_key(self) -> str:
         """Deterministic JSON of the query: equal queries give equal strings."""
-        return json.dumps(  # read-only use: no need to copy the values first
-            self.to_dict(copy_values=False), sort_keys=True, separators=(",", ":"),
-            default=_json_default,
-        )
+        data = self.to_dict(copy_values=False)  # read-only use: no need to copy the values
+        try:
+            return orjson.dumps(data, default=_json_default,
+                                option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
+        except TypeError:  # beyond orjson (an integer past 64 bits): the stdlib's spelling
+            return json.dumps(data, sort_keys=True, separators=(",", ":"),
+                              default=_json_default)
 
 
 def _json_default(value: Any) -> Any:
