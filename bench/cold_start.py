@@ -4,7 +4,10 @@ Starts the real server (gunicorn, ``--workers`` sync workers, the console script
 virtualenv, not ``uv run``, whose own start-up is not Transom's) on a free loopback port
 over an already bootstrapped database, polls ``/server/ping`` every 5 ms, records the time
 of the first 200 and stops the server (SIGTERM to its process group, then SIGKILL). Repeats
-``--runs`` times and prints each run, the minimum and the median.
+``--runs`` times and prints each run, the minimum and the median. Each run also shows the
+CPU time (user + system) that the server's processes used from spawn to exit (master and
+workers, start-up and shutdown): on a loaded machine wall time swings with the other
+processes, while the CPU time says what the start itself costs.
 
 Usage::
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -44,8 +48,16 @@ def ping(port: int) -> bool:
         return False
 
 
-def one_run(cmd: list[str], env: dict[str, str], port: int, timeout: float) -> float:
-    """Seconds from spawn to the first 200 on ``/server/ping``."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def one_run(cmd: list[str], env: dict[str, str], port: int, timeout: float
+            ) -> tuple[float, float]:
+    """Seconds from spawn to the first 200 on ``/server/ping``, and the CPU seconds the
+    server's processes used in all (gunicorn reaps its workers, so they count too)."""
+    cpu0 = _children_cpu()
     with tempfile.TemporaryDirectory() as cwd:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
@@ -53,12 +65,14 @@ def one_run(cmd: list[str], env: dict[str, str], port: int, timeout: float) -> f
         try:
             while time.perf_counter() - t0 < timeout:
                 if ping(port):
-                    return time.perf_counter() - t0
+                    seconds = time.perf_counter() - t0
+                    break
                 if proc.poll() is not None:
                     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
                     raise RuntimeError(f"transom start exited {proc.returncode}: {err[-2000:]}")
                 time.sleep(0.005)
-            raise RuntimeError(f"no answer within {timeout} s")
+            else:
+                raise RuntimeError(f"no answer within {timeout} s")
         finally:
             for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
                 try:
@@ -70,6 +84,7 @@ def one_run(cmd: list[str], env: dict[str, str], port: int, timeout: float) -> f
                     break
                 except subprocess.TimeoutExpired:
                     continue
+    return seconds, _children_cpu() - cpu0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
 
     seed_mod.seed(args.db_url, quiet=True)
     exe = Path(sys.executable).with_name("transom")
-    times = []
+    times, cpus = [], []
     base_env = dict(os.environ)
     if not args.no_bytecode:
         base_env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -98,14 +113,17 @@ def main(argv: list[str] | None = None) -> int:
                "ADMIN_EMAIL": "bench@example.com", "ADMIN_PASSWORD": "transom-bench-password",
                "PORT": str(port), "HOST": "127.0.0.1", "WORKERS": str(args.workers),
                "THREADS": "1", "LOG_LEVEL": "warn", "SECRET": "cold-start-bench-secret"}
-        seconds = one_run([str(exe), "start"], env, port, args.timeout)
+        seconds, cpu = one_run([str(exe), "start"], env, port, args.timeout)
         if n < 0:
             print(f"warm-up run (fills the bytecode cache): {seconds:.2f} s", flush=True)
             continue
         times.append(seconds)
-        print(f"run {n + 1}: {seconds:.2f} s", flush=True)
+        cpus.append(cpu)
+        print(f"run {n + 1}: {seconds:.2f} s (server CPU {cpu:.2f} s)", flush=True)
     print(f"spawn -> first /server/ping, {args.workers} workers: min {min(times):.2f} s, "
-          f"median {statistics.median(times):.2f} s ({len(times)} runs)")
+          f"median {statistics.median(times):.2f} s ({len(times)} runs); server CPU per "
+          f"run: min {min(cpus):.2f} s, median {statistics.median(cpus):.2f} s; "
+          f"load average {os.getloadavg()[0]:.1f}")
     return 0
 
 

@@ -3,7 +3,10 @@ SDKs of plugins it does not use: pysaml2 alone costs ~2.6 s of cold start (it bu
 XML schema validators at import), boto3, authlib and ldap3 ~0.3 s each. Checked in a fresh
 interpreter, since this test process has long imported them all. The same holds for graphene
 (~0.11 s, until the first GraphQL request) and SQLAlchemy's PostgreSQL dialect (~0.06 s,
-only on PostgreSQL)."""
+only on PostgreSQL), and for what only a feature that is off by default needs: graphql-core
+(WebSocket subscriptions, ~0.08 s), flask-sock and its WebSocket stack (~0.03 s),
+prometheus-client (``METRICS_ENABLED``, ~0.03 s), urllib3 (a flow's request operation,
+~0.03 s)."""
 
 from __future__ import annotations
 
@@ -15,10 +18,11 @@ from pathlib import Path
 #: SDKs only a configured provider or storage location may pull in
 HEAVY = ("saml2", "boto3", "botocore", "authlib", "ldap3")
 #: imported on first use only: the first GraphQL request, a PostgreSQL database
-LAZY = ("graphene", "sqlalchemy.dialects.postgresql")
+LAZY = ("graphene", "sqlalchemy.dialects.postgresql", "graphql", "flask_sock",
+        "simple_websocket", "wsproto", "prometheus_client", "urllib3")
 #: the plugins that own them: they must be loaded (entry points) for the check to mean much
 OWNERS = ("transom_auth_saml", "transom_storage_s3", "transom_auth_oidc", "transom_auth_ldap",
-          "transom_graphql")
+          "transom_graphql", "transom_websockets", "transom_metrics", "transom_flows")
 
 PROBE = """
 import json, sys
@@ -75,3 +79,33 @@ def test_the_first_graphql_request_imports_graphene(tmp_path: Path) -> None:
     found = _probe(tmp_path, flags=("--graphql",))
     assert "graphene" in found["loaded"], found
     assert "sqlalchemy.dialects.postgresql" not in found["loaded"], found
+
+
+def test_enabled_websockets_and_metrics_import_their_libraries(tmp_path: Path) -> None:
+    """The other side: turned on, the sockets and ``/metrics`` have what they need."""
+    found = _probe(tmp_path, {"WEBSOCKETS_ENABLED": "true", "METRICS_ENABLED": "true"})
+    assert {"flask_sock", "simple_websocket", "prometheus_client"} <= set(found["loaded"]), \
+        found
+
+
+def test_url_building_compiles_rule_builders_on_first_use() -> None:
+    """Rules are registered without their ``url_for`` builders (``transom.lazy_rules``);
+    the first build compiles them, later ones reuse them, and matching never needs them."""
+    from flask import Flask, url_for
+
+    from transom.app import TransomFlask
+
+    app = TransomFlask("lazy-rules")
+    app.add_url_rule("/items/<collection>/<int:pk>", "item", lambda collection, pk: "")
+    app.add_url_rule("/plain", "plain", lambda: "")
+    assert issubclass(TransomFlask, Flask)
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == "item")
+    first = rule._build_unknown  # what url_for uses (it appends unknown arguments)
+    with app.test_request_context("/plain"):
+        assert url_for("item", collection="a b", pk=7) == "/items/a%20b/7"
+        assert url_for("item", collection="x", pk=1, q="1") == "/items/x/1?q=1"
+        assert rule._build_unknown is not first  # compiled now, and kept
+        assert url_for("item", collection="y", pk=2) == "/items/y/2"
+        assert url_for("plain", _external=True) == "http://localhost/plain"
+    adapter = app.url_map.bind("localhost")
+    assert adapter.match("/items/a/3") == ("item", {"collection": "a", "pk": 3})

@@ -18,6 +18,7 @@ from .http.errors import install_error_handlers
 from .http.front_limits import DEFAULT_MAX_HEADERS_SIZE, DEFAULT_MAX_URL_LENGTH, FrontLimits
 from .http.pipeline import install_request_steps
 from .kernel import Transom
+from .lazy_rules import LazyBuildRule
 from .logs import configure_logging
 from .plugins import flatten, make_plugin_manager
 from .replicas import ReplicaFailed, client_key, primary_only
@@ -41,6 +42,7 @@ def create_app(
     plugins: list[Any] | None = None,
     load_entrypoints: bool = True,
     env_file: str | None = ".env",
+    start: bool = True,
 ) -> Flask:
     """Build a Flask app with its own plugin manager, database engine and schema.
 
@@ -49,6 +51,8 @@ def create_app(
     :param load_entrypoints: load the ``transom.plugins`` entry points (False in tests that
         want an exact plugin set).
     :param env_file: the ``.env`` file to read (None: none).
+    :param start: run :func:`start_app` (False: the caller runs it later, in the process
+        that serves, e.g. a gunicorn worker forked from the process that built the app).
     """
     cfg = Config.load(config, env_file=env_file)
     configure_logging(cfg)  # first, so plugin loading already logs in the chosen style
@@ -85,17 +89,29 @@ def create_app(
     app.before_request_funcs.setdefault(None, []).insert(0, _sync_hook(cms))
     _retry_stale_views(app, cms)
     cms.refresh_schema()
+    if start:
+        start_app(app)
+    return app
+
+
+def start_app(app: Flask) -> None:
+    """What must run in the process that serves, never before a fork: the messenger's
+    listeners, the ``startup`` hooks (schedulers, pollers, ``server.start``) and the schema
+    watcher all start threads, and a forked child has none of its parent's threads."""
+    cms: Transom = app.extensions["transom"]
     cms.messenger.start()
     cms.hook.startup(cms=cms)
-    if not cfg.get("TESTING"):
+    if not cms.config.get("TESTING"):
         cms.watch_schema()
-    return app
 
 
 class TransomFlask(Flask):
     """Flask, with :meth:`ensure_sync` remembered per function: Flask asks it of every
     before/after-request function and view on every request, and each answer costs an
-    ``inspect.iscoroutinefunction`` (about 1 us, nine or more times a request)."""
+    ``inspect.iscoroutinefunction`` (about 1 us, nine or more times a request). Its URL
+    rules compile their ``url_for`` builders on first use (start-up time, ``lazy_rules``)."""
+
+    url_rule_class = LazyBuildRule
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -20,6 +20,8 @@ import shutil
 import socket
 import sys
 import tempfile
+import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -27,12 +29,11 @@ from typing import Any
 import click
 import pluggy
 import sqlalchemy as sa
-import yaml
 from sqlalchemy.exc import DBAPIError
 
 from .api import ItemsService, UsersService
-from .app import create_app
-from .config import Config
+from .app import create_app, start_app
+from .config import Config, parse_bool
 from .default_plugins.utils_bulk import import_file
 from .errors import StartupError, TransomError
 from .logs import set_log_stream
@@ -44,13 +45,14 @@ from .system.bootstrap import bootstrap as run_bootstrap
 from .system.tables import system_metadata
 
 
-def _make_app(serving: bool = False, **overrides: Any) -> Any:
+def _make_app(serving: bool = False, start: bool = True, **overrides: Any) -> Any:
     """The app of a command; only a serving worker runs scheduled jobs (a command's own
-    process, and the master of ``start`` while it bootstraps, must not)."""
+    process must not; the master of ``start`` builds the serving app with ``start=False``,
+    so its scheduler starts in the workers only)."""
     if not serving:
         overrides.setdefault("SCHEDULER", "false")
     try:
-        return create_app(overrides or None)
+        return create_app(overrides or None, start=start)
     except StartupError as exc:
         raise click.ClickException(str(exc)) from exc
     except DBAPIError as exc:
@@ -144,24 +146,72 @@ def _mark_worker_dead(server: Any, worker: Any) -> None:
         multiprocess.mark_process_dead(worker.pid, folder)
 
 
-def _serving_app() -> Any:
-    """A worker's app, with what start-up made (modules, plugins, the schema: about 200,000
-    objects) moved out of the cyclic garbage collector's reach. They live as long as the
-    worker, and every full collection would otherwise walk all of them again: a read of
-    66,000 rows (the m2m of ``bench/scale.py``) spent 60 % of its CPU there (423 -> 172 ms
-    in process, docs/performance.md)."""
-    app = _make_app(serving=True)
+def _fork_ready(app: Any) -> bool:
+    """Whether the workers may inherit ``app`` (built and bootstrapped by the master, not
+    started) instead of each building its own (~0.2-0.3 s of every cold start).
+
+    A fork copies only the calling thread: any other thread alive now (a listener's pool,
+    a plugin's poller) would be missing in the workers while its state was copied, so then
+    each worker builds its own app, as before. So too with WebSockets on: their plugin
+    chains its SIGTERM handler in ``init_app`` only inside a gunicorn worker."""
+    cms = app.extensions["transom"]
+    return threading.active_count() == 1 and not cms.config.get("WEBSOCKETS_ENABLED")
+
+
+def _before_fork(app: Any) -> None:
+    """In the master, once: no database connection crosses the fork (each worker opens its
+    own), and what start-up made is frozen before the workers copy it (so their collector
+    never walks, hence never copies, those pages). Frozen without a collection first: that
+    would cost ~0.1 s of every start to free ~1 MB (7,000 objects, mostly SQLAlchemy
+    tables built twice), which the workers then share."""
+    cms = app.extensions["transom"]
+    cms.messenger.sync()  # the master's own bootstrap messages are not replayed by workers
+    cms.engine.dispose()
+    if cms.replicas is not None:
+        for replica in cms.replicas.replicas:
+            replica.engine.dispose()
+    gc.freeze()
+
+
+def _adopt(app: Any) -> Any:
+    """In a worker forked from the master right after it built ``app``: make the inherited
+    app this process's own, then start what serving needs (threads, listeners:
+    ``start_app``)."""
+    cms = app.extensions["transom"]
+    cms.engine.dispose(close=False)  # never touch the parent's connections (none are left)
+    if cms.replicas is not None:
+        for replica in cms.replicas.replicas:
+            replica.engine.dispose(close=False)
+    # its own identity on the bus: workers skip the messages of their own origin
+    cms.messenger.origin = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    start_app(app)
+    return app
+
+
+def _serving_app(prebuilt: Any = None) -> Any:
+    """A worker's app (``prebuilt``: the master's, adopted), with what start-up made
+    (modules, plugins, the schema: about 200,000 objects) moved out of the cyclic garbage
+    collector's reach. They live as long as the worker, and every full collection would
+    otherwise walk all of them again: a read of 66,000 rows (the m2m of
+    ``bench/scale.py``) spent 60 % of its CPU there (423 -> 172 ms in process,
+    docs/performance.md)."""
+    app = _make_app(serving=True) if prebuilt is None else _adopt(prebuilt)
     gc.collect()  # start-up's own garbage is freed, not frozen
     gc.freeze()
     return app
 
 
 class _Server:
-    """Gunicorn, started in-process; each worker builds its own app (own engine and pool)."""
+    """Gunicorn, started in-process. Each worker adopts ``prebuilt`` (the master's app,
+    built but not started) or, without one, builds its own; either way its own engine
+    pool, threads and bus identity."""
 
     def __init__(self, host: str, port: int, workers: int, threads: int,
-                 sockets: int = 0) -> None:
+                 sockets: int = 0, prebuilt: Any = None) -> None:
         summary = f"{workers} workers x {threads} threads"
+        self.prebuilt = prebuilt
+        self.workers = workers
+        self.forks = 0
         # a WebSocket holds one gthread thread while open (``sockets``: the most a worker
         # accepts): reserve them on top of the request threads, so HTTP is never starved
         if sockets:
@@ -178,7 +228,10 @@ class _Server:
             "errorlog": "-",
             "loglevel": "warning",
             "timeout": 60,
+            # not gunicorn's preload: the app is built before gunicorn, and a worker starts
+            # it in ``load``, after gunicorn installed the worker's signal handlers
             "preload_app": False,
+            "pre_fork": self._count_fork,
             "child_exit": _mark_worker_dead,
             "when_ready": _announce(summary),
             # gunicorn's own limits answer in HTML: raise them far above MAX_URL_LENGTH and
@@ -193,6 +246,7 @@ class _Server:
         from gunicorn.app.base import BaseApplication
 
         options = self.options
+        server = self
 
         class App(BaseApplication):  # type: ignore[misc]
             def load_config(self) -> None:
@@ -200,9 +254,17 @@ class _Server:
                     self.cfg.set(key, value)
 
             def load(self) -> Any:
-                return _serving_app()
+                # a worker that replaces another (or one added later) builds its own: the
+                # master's app may be hours old, its schema and caches stale
+                return _serving_app(server.prebuilt if server.forks <= server.workers
+                                    else None)
 
         App().run()
+
+    def _count_fork(self, arbiter: Any, worker: Any) -> None:
+        """gunicorn ``pre_fork`` (in the master): the first ``workers`` forks are the
+        start; any later one replaces a worker, long after the app was built."""
+        self.forks += 1
 
 
 @click.command()
@@ -229,26 +291,61 @@ def start(host: str | None, port: int | None, workers: int | None,
     workers = _positive("WORKERS", workers if workers is not None else raw.get("WORKERS", 2))
     threads = _positive("THREADS", threads if threads is not None else raw.get("THREADS", 8))
     _check_port_free(host, port)
-    app = _make_app()
-    cms = app.extensions["transom"]
-    _print_bootstrap(_bootstrap(app))
-    cfg = cms.config
-    if not cfg.get("SECRET"):
+    # Before the app is built: the workers inherit it (or build theirs from this environment)
+    if not raw.get("SECRET"):
         # Every worker must sign and check tokens with the same key: make one here, before
         # the workers fork, instead of one per worker (tokens still end with this process).
         os.environ["SECRET"] = secrets.token_urlsafe(48)
         click.echo("warning: SECRET is not set; tokens end when this server stops. Set SECRET "
                    "to keep them.", err=True)
-    if cfg.get("METRICS_ENABLED") and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # Workers count into files here; a scrape answered by any worker adds them all up.
-        folder = tempfile.mkdtemp(prefix="transom-prometheus-")
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
-        owner = os.getpid()  # only the master removes it, never an exiting worker
-        atexit.register(lambda: os.getpid() == owner and shutil.rmtree(folder, True))
-    cms.close()
+    if _flag(raw.get("METRICS_ENABLED")):
+        _metrics_folder()
+    # The serving app, not started (no thread, listener or scheduled job runs in the
+    # master), which the workers inherit; with WebSockets on (see _fork_ready), a command
+    # app that bootstraps and closes, as each worker builds its own. Building makes ~200,000
+    # objects that live on: no collection walks them meanwhile; they are frozen before the
+    # fork (or collected as usual once collection is back on).
+    share = not _flag(raw.get("WEBSOCKETS_ENABLED"))
+    gc.disable()
+    try:
+        app = _make_app(serving=share, start=not share)
+        cms = app.extensions["transom"]
+        _print_bootstrap(_bootstrap(app))
+    except BaseException:
+        gc.enable()
+        raise
+    cfg = cms.config
+    prebuilt = app if share and _fork_ready(app) else None
+    if cfg.get("METRICS_ENABLED") and _metrics_folder():
+        prebuilt = None  # its metrics were made without the folder: workers make their own
+    if prebuilt is None:
+        cms.close()
+    else:
+        _before_fork(prebuilt)
+    gc.enable()
     sockets = int(cfg.get("WEBSOCKETS_MAX_CONNECTIONS") or 1000) \
         if cfg.get("WEBSOCKETS_ENABLED") else 0
-    _Server(host, port, workers, threads, sockets).run()
+    _Server(host, port, workers, threads, sockets, prebuilt).run()
+
+
+def _metrics_folder() -> bool:
+    """Workers count into files in one folder; a scrape answered by any worker adds them
+    all up. True when this made the folder (it was not set)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return False
+    folder = tempfile.mkdtemp(prefix="transom-prometheus-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    owner = os.getpid()  # only the master removes it, never an exiting worker
+    atexit.register(lambda: os.getpid() == owner and shutil.rmtree(folder, True))
+    return True
+
+
+def _flag(value: Any) -> bool:
+    """A boolean setting read before the settings are declared (``raw`` config)."""
+    try:
+        return parse_bool(value) if value is not None else False
+    except ValueError:
+        return False  # the app's own declaration reports the bad value
 
 
 @click.command("plugins")
@@ -308,6 +405,8 @@ def _read_document(path: str) -> Any:
         return json.loads(text)
     except ValueError:
         pass
+    import yaml  # lazy: only the schema commands read or write YAML (not `start`)
+
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -353,6 +452,8 @@ def schema_snapshot(path: str | None, fmt: str | None) -> None:
     finally:
         cms.close()
     if fmt == "yaml":
+        import yaml  # lazy, as in _read_document
+
         text = yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=False,
                               allow_unicode=True)
     else:

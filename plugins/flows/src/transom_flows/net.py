@@ -21,11 +21,12 @@ import socket
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
-
-import urllib3
+from typing import TYPE_CHECKING, Any
 
 from transom.api import ForbiddenError, InvalidPayloadError, ip_listed
+
+if TYPE_CHECKING:  # urllib3 (~0.03 s to import) loads with the first request operation
+    import urllib3
 
 DEFAULT_DENY = ("0.0.0.0", "169.254.169.254")
 MAX_REDIRECTS = 5
@@ -93,6 +94,8 @@ class Answer:
 def send(guard: Guard, method: str, url: str, headers: dict[str, str], body: bytes | None,
          timeout: float) -> Answer:
     """One request (and its redirects), every hop checked by ``guard``."""
+    import urllib3
+
     for _ in range(MAX_REDIRECTS + 1):
         parts, ip = guard.resolve(url)
         https = parts.scheme == "https"

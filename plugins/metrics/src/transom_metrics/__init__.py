@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hmac
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, request
 
 from transom.api import Setting, hookimpl
 
-from .metrics import CACHE_ENVIRON_KEY, AppMetrics
+if TYPE_CHECKING:  # prometheus-client (~0.03 s to import) loads only when metrics are on
+    from .metrics import AppMetrics
 
 __all__ = ["AppMetrics", "EXTENSION_KEY", "get_metrics"]
 
@@ -31,6 +32,15 @@ SETTINGS = (
             "<token>' on /metrics (admins may always read it)."),
     Setting("METRICS_NAME_PREFIX", "transom_", "str", "Prefix of every metric name."),
 )
+
+
+def __getattr__(name: str) -> Any:
+    """``AppMetrics`` stays importable from the package (PEP 562), imported on first use."""
+    if name == "AppMetrics":
+        from .metrics import AppMetrics
+
+        return AppMetrics
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def get_metrics(cms: Any) -> AppMetrics | None:
@@ -58,6 +68,8 @@ class _StartClock:
 def init_app(cms: Any, app: Any) -> None:
     if not cms.config.get("METRICS_ENABLED"):
         return
+    from .metrics import CACHE_ENVIRON_KEY, AppMetrics
+
     metrics = cms.state(EXTENSION_KEY, lambda: AppMetrics(
         cms, str(cms.config.get("METRICS_NAME_PREFIX", "transom_"))))
     app.wsgi_app = _StartClock(app.wsgi_app)

@@ -17,7 +17,6 @@ import threading
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
-from flask_sock import Sock
 
 from transom.api import Listener, client_ip, current_cms, hookimpl, json_response
 
@@ -52,6 +51,8 @@ def _upgrade_token() -> str | None:
 
 
 def _make_blueprint(settings: SocketSettings) -> Blueprint:
+    from flask_sock import Sock  # lazy: simple-websocket and wsproto load only when enabled
+
     bp = Blueprint("transom_websockets", __name__)
     sock = Sock()
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from simple_websocket import ConnectionClosed
 
 from transom.api import Accountability, ItemsService, TransomError, parse_query_dict
 
@@ -63,6 +62,9 @@ class Client:
 
     # -- sending --------------------------------------------------------------------------
     def send_text(self, text: str) -> None:
+        # lazy (loaded by then: the socket is one): the plugin is imported when disabled too
+        from simple_websocket import ConnectionClosed
+
         if self.closed:
             return
         try:

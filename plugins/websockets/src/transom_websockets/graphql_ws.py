@@ -11,19 +11,12 @@ same hub. Fragments and arguments inside ``data`` are refused rather than ignore
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from graphql import (
-    FieldNode,
-    GraphQLError,
-    OperationDefinitionNode,
-    OperationType,
-    SelectionSetNode,
-    VariableNode,
-    parse,
-    value_from_ast_untyped,
-)
+
+if TYPE_CHECKING:  # graphql-core (~0.15 s to import) loads with the first subscription
+    from graphql import SelectionSetNode
 
 from transom.api import ItemsService, TransomError
 
@@ -41,6 +34,8 @@ class BadDocument(Exception):
 def _selection(node: SelectionSetNode | None, prefix: str = "") -> tuple[list[str], list[Any]]:
     """Directus ``fields`` for a ``data { ... }`` selection, and how to project a row onto
     it: ``[(alias, field, sub_projection | None)]``."""
+    from graphql import FieldNode
+
     if node is None:
         raise BadDocument("data needs a selection of fields")
     fields: list[str] = []
@@ -88,6 +83,16 @@ def compile_subscription(document: str, variables: dict[str, Any] | None,
                          collections: Any) -> dict[str, Any]:
     """Parse one ``<collection>_mutated`` subscription: collection, event filter,
     fields and the shapes of the root field and of ``data``."""
+    from graphql import (
+        FieldNode,
+        GraphQLError,
+        OperationDefinitionNode,
+        OperationType,
+        VariableNode,
+        parse,
+        value_from_ast_untyped,
+    )
+
     try:
         doc = parse(document)
     except GraphQLError as exc:
