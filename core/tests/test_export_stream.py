@@ -91,16 +91,31 @@ def test_csv_columns_first_seen_after_the_first_chunk():
         export_items(first + later, "csv")[0]
 
 
+@pytest.fixture(scope="module")
+def live_posts(module_live_server: Any) -> Any:
+    """A live server per backend holding the posts, started and filled once for the four
+    formats: the export tests only read (each start and fill costs several seconds)."""
+    servers: dict[str, Any] = {}
+
+    def get(backend: str) -> Any:
+        if backend not in servers:
+            server = module_live_server(backend, workers=2)
+            server.ok("POST", "/collections", OWNERS_BODY)
+            server.ok("POST", "/collections", POSTS_BODY)
+            server.ok("POST", "/relations", RELATION)
+            for start in range(0, N, 500):
+                server.ok("POST", "/items/posts", [
+                    {k: v for k, v in r.items() if k not in ("id", "owner")}
+                    for r in post_rows()[start:start + 500]])
+            servers[backend] = server
+        return servers[backend]
+
+    return get
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_live_exports_stream_in_chunks(live_server, backend, fmt):
-    server = live_server(backend, workers=2)
-    server.ok("POST", "/collections", OWNERS_BODY)
-    server.ok("POST", "/collections", POSTS_BODY)
-    server.ok("POST", "/relations", RELATION)
-    for start in range(0, N, 500):
-        server.ok("POST", "/items/posts", [
-            {k: v for k, v in r.items() if k not in ("id", "owner")}
-            for r in post_rows()[start:start + 500]])
+def test_live_exports_stream_in_chunks(live_posts, backend, fmt):
+    server = live_posts(backend)
     req = urllib.request.Request(
         server.url(f"/items/posts?export={fmt}&limit=-1&fields=id,title&sort=id"),
         headers={"Authorization": f"Bearer {server.admin_token}"})

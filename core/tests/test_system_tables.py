@@ -27,6 +27,7 @@ from transom.system.tables import (
     CORE_SYSTEM_TABLES,
     SYSTEM_TABLES,
     UuidString,
+    shared_system_metadata,
     system_metadata,
 )
 from transom.testing.databases import available_backends, fresh_database
@@ -569,3 +570,10 @@ def test_metadata_is_fresh_per_call() -> None:
     a, b = system_metadata(), system_metadata()
     assert a is not b and a.tables["directus_users"] is not b.tables["directus_users"]
     assert set(a.tables) == set(SYSTEM_TABLES)
+
+
+def test_the_shared_metadata_is_one_per_process_and_complete() -> None:
+    shared = shared_system_metadata()
+    assert shared is shared_system_metadata()
+    assert set(shared.tables) == set(SYSTEM_TABLES)
+    assert shared is not system_metadata()  # who must change tables still gets their own

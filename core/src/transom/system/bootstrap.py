@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from ..auth.passwords import generate_password, hash_password
 from ..plugins import flatten
 from . import migrations as mig
-from .tables import system_metadata
+from .tables import shared_system_metadata
 
 if TYPE_CHECKING:
     from ..kernel import Transom
@@ -40,7 +40,7 @@ def bootstrap(cms: Transom) -> dict[str, Any]:
 
 
 def _seed(cms: Transom, conn: sa.Connection) -> dict[str, Any]:
-    md = system_metadata()
+    md = shared_system_metadata()
     t = {name: md.tables[name] for name in ("directus_roles", "directus_policies",
                                             "directus_access", "directus_users",
                                             "directus_settings")}

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .tables import system_metadata
+from .tables import shared_system_metadata
 
 _UUID = {"special": ["uuid"]}
 _M2O = {"special": ["m2o"]}
@@ -389,7 +389,7 @@ def relations_of(collection: str) -> list[dict[str, Any]]:
 def default_settings() -> dict[str, Any]:
     """A fresh copy of :data:`DEFAULT_SETTINGS_ROW` with every other column None."""
     row: dict[str, Any] = {
-        c.name: None for c in system_metadata().tables["directus_settings"].columns
+        c.name: None for c in shared_system_metadata().tables["directus_settings"].columns
     }
     row.update(DEFAULT_SETTINGS_ROW)
     return row

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from .tables import system_metadata
+from .tables import shared_system_metadata
 
 if TYPE_CHECKING:
     from ..dialects import Dialect
@@ -48,12 +48,12 @@ class Migration:
 def _create_system_tables(conn: Connection, dialect: Dialect | None) -> None:
     """Create every missing system table; tables that exist (e.g. made by Directus) are
     left exactly as they are."""
-    system_metadata().create_all(conn, checkfirst=True)
+    shared_system_metadata().create_all(conn, checkfirst=True)
 
 
 def _drop_system_tables(conn: Connection, dialect: Dialect | None) -> None:
     """Drop the system tables except ``directus_migrations`` (which records the rollback)."""
-    md = system_metadata()
+    md = shared_system_metadata()
     tables = [t for t in md.sorted_tables if t.name != MIGRATIONS_TABLE]
     md.drop_all(conn, tables=tables, checkfirst=True)
 
@@ -90,7 +90,7 @@ def sort_migrations(migrations: Iterable[Migration]) -> list[Migration]:
 
 
 def _migrations_table() -> sa.Table:
-    return system_metadata().tables[MIGRATIONS_TABLE]
+    return shared_system_metadata().tables[MIGRATIONS_TABLE]
 
 
 def applied_versions(conn: Connection) -> set[str]:

@@ -28,7 +28,10 @@ import sqlalchemy as sa
 
 from .databases import BACKENDS, fresh_database, in_ci, reset_database, unavailable_reason
 
-pytest_plugins = ["transom.testing.live"]  # live_server, live_redis_url, the `live` marker
+pytest_plugins = [
+    "transom.testing.live",  # live_server, live_redis_url, the `live` marker
+    "transom.testing.gc_guard",  # cheap garbage collections over a long session
+]
 
 ADMIN_TOKEN = "transom-test-admin-token"
 ADMIN_EMAIL = "admin@example.com"

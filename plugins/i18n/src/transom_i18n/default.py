@@ -13,6 +13,7 @@ effect everywhere at once. The fallbacks are cheap and rare, and are not cached.
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Any
 
 from transom.api import ItemsService
@@ -71,7 +72,9 @@ class DefaultLanguage:
         return LAST_RESORT
 
 
-_BY_APP: dict[int, DefaultLanguage] = {}
+#: held weakly: the app's messenger subscription keeps its ``DefaultLanguage`` alive exactly
+#: as long as the app, so a closed app (tests make thousands) is not kept by this module
+_BY_APP: weakref.WeakValueDictionary[int, DefaultLanguage] = weakref.WeakValueDictionary()
 
 
 def install(cms: Any) -> DefaultLanguage:
