@@ -28,8 +28,9 @@ internal. It gives:
   :class:`Collection`, :class:`Field`), query parsing (:func:`parse_query_dict`,
   :func:`has_dynamic_variables`), passwords and tokens (:func:`hash_password`,
   :func:`verify_password`, :func:`extract_token`, :func:`looks_like_jwt`,
-  :func:`find_user`, ``DEFAULT_PROVIDER``), :func:`system_metadata` and :func:`flatten`
-  (hook results where each plugin returns one object or a list).
+  :func:`find_user`, ``DEFAULT_PROVIDER``), :func:`system_metadata`,
+  :func:`shared_system_metadata` (the process's read-only copy, for reading and writing
+  rows) and :func:`flatten` (hook results where each plugin returns one object or a list).
 
 First-party plugins (``plugins/*``, the examples and ``_template``) import ``transom.api``
 only; ``tests/test_architecture.py`` and the ``plugins-use-the-api`` import-linter contract
@@ -120,7 +121,7 @@ from .services.schema import CollectionsService, FieldsService, RelationsService
 from .services.users import UsersService
 from .storage import LocalStorage, Storage, StorageFactory, StoredObject, safe_key, storages
 from .system.migrations import Migration
-from .system.tables import system_metadata
+from .system.tables import shared_system_metadata, system_metadata
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -213,6 +214,7 @@ __all__ = [
     "find_user",
     "revert_revision",
     "DEFAULT_PROVIDER",
+    "shared_system_metadata",
     "system_metadata",
     "flatten",
     # a streamed multipart/form-data body, as events (uploads of any plugin)

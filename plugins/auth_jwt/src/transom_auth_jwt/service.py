@@ -36,7 +36,7 @@ from transom.api import (
     UserSuspendedError,
     find_user,
     hash_password,
-    system_metadata,
+    shared_system_metadata,
 )
 
 from . import jwt_tokens
@@ -315,7 +315,7 @@ def _rotate_share(conn: sa.Connection, state: AuthState, token: str, row: Any, w
                   expires: dt.datetime, mode: str, caller: Caller) -> Any:
     """The share of a share session being refreshed (its successor row made by the winner);
     a share deleted or past its window ends the session."""
-    shares = system_metadata().tables["directus_shares"]
+    shares = shared_system_metadata().tables["directus_shares"]
     s, now = state.sessions, utcnow()
     share = conn.execute(sa.select(shares).where(shares.c.id == str(row.share))).first()
     start = as_utc(share.date_start) if share is not None else None

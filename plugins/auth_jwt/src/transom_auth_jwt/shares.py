@@ -33,7 +33,7 @@ from transom.api import (
     ItemsService,
     Rule,
     hookimpl,
-    system_metadata,
+    shared_system_metadata,
     verify_password,
 )
 
@@ -53,7 +53,7 @@ _register_lock = threading.Lock()
 
 
 def _table() -> sa.Table:
-    return system_metadata().tables[SHARES]
+    return shared_system_metadata().tables[SHARES]
 
 
 def _share_id(value: Any) -> str | None:
@@ -201,7 +201,7 @@ def _owner(cms: Any, row: Any, ip: str | None) -> Accountability:
         return cms.access.for_user(_NOBODY, str(row.role), ip)
     if row.user_created is not None:
         with cms.connect() as conn:
-            users = system_metadata().tables["directus_users"]
+            users = shared_system_metadata().tables["directus_users"]
             user_role = conn.execute(sa.select(users.c.role).where(
                 users.c.id == str(row.user_created))).scalar()
         return cms.access.for_user(str(row.user_created),

@@ -26,7 +26,7 @@ from transom.api import (
     ItemsService,
     Listener,
     TransomError,
-    system_metadata,
+    shared_system_metadata,
 )
 
 from .service import deliver
@@ -38,7 +38,7 @@ MENTION = re.compile(
 
 
 def _users() -> sa.Table:
-    return system_metadata().tables["directus_users"]
+    return shared_system_metadata().tables["directus_users"]
 
 
 def _user(cms: Any, user_id: Any) -> Any:

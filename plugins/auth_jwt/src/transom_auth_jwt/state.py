@@ -25,7 +25,7 @@ from transom.api import (
     flatten,
     limiter_key_prefix,
     limiter_redis_url,
-    system_metadata,
+    shared_system_metadata,
 )
 
 from .limits import (
@@ -96,7 +96,7 @@ def build_state(cms: Any) -> AuthState:
             raise StartupError(f"Two auth providers are named {provider.name!r}: "
                                f"{type(other).__name__} and {type(provider).__name__}.")
         providers[provider.name] = provider
-    md = system_metadata()
+    md = shared_system_metadata()
     ip_failures, attempts = build_counters(cms, settings)
     return AuthState(
         settings=settings,
