@@ -1114,6 +1114,7 @@ def _run(
                 "worker_rss_mb_max": TARGET_RSS_MB,
             },
         }
+        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json_out).write_text(json.dumps(out, indent=2) + "\n")
         print(f"\nbench: wrote {args.json_out}")
     return 0
