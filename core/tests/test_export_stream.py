@@ -15,11 +15,8 @@ import yaml
 from transom.query.export import export_items, stream_export
 
 from .test_scale_reads import (
-    OWNERS_BODY,
-    POSTS_BODY,
-    RELATION,
     N,
-    post_rows,
+    fill_posts,
     posts,  # noqa: F401 - the fixture
 )
 
@@ -100,13 +97,7 @@ def live_posts(module_live_server: Any) -> Any:
     def get(backend: str) -> Any:
         if backend not in servers:
             server = module_live_server(backend, workers=2)
-            server.ok("POST", "/collections", OWNERS_BODY)
-            server.ok("POST", "/collections", POSTS_BODY)
-            server.ok("POST", "/relations", RELATION)
-            for start in range(0, N, 500):
-                server.ok("POST", "/items/posts", [
-                    {k: v for k, v in r.items() if k not in ("id", "owner")}
-                    for r in post_rows()[start:start + 500]])
+            fill_posts(server)
             servers[backend] = server
         return servers[backend]
 

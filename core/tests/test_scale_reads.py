@@ -186,8 +186,8 @@ def test_streaming_reads_in_chunks(posts, admin_headers):
     assert chunks[2][-1]["id"] == N
 
 
-def test_live_export_of_many_rows_streams(live_server, backend):
-    server = live_server(backend, workers=2)
+def fill_posts(server: Any) -> None:
+    """Create owners and posts on a live server and fill posts over HTTP, 500 at a time."""
     server.ok("POST", "/collections", OWNERS_BODY)
     server.ok("POST", "/collections", POSTS_BODY)
     server.ok("POST", "/relations", RELATION)
@@ -195,6 +195,11 @@ def test_live_export_of_many_rows_streams(live_server, backend):
         server.ok("POST", "/items/posts", [
             {k: v for k, v in r.items() if k not in ("id", "owner")}
             for r in post_rows()[start:start + 500]])
+
+
+def test_live_export_of_many_rows_streams(live_server, backend):
+    server = live_server(backend, workers=2)
+    fill_posts(server)
     req = urllib.request.Request(server.url("/items/posts?export=json&limit=-1&fields=id"),
                                  headers={"Authorization": f"Bearer {server.admin_token}"})
     with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - our server
