@@ -166,11 +166,18 @@ def _before_fork(app: Any) -> None:
     tables built twice), which the workers then share."""
     cms = app.extensions["transom"]
     cms.messenger.sync()  # the master's own bootstrap messages are not replayed by workers
-    cms.engine.dispose()
-    if cms.replicas is not None:
-        for replica in cms.replicas.replicas:
-            replica.engine.dispose()
+    _dispose_engines(cms, close=True)
     gc.freeze()
+
+
+def _dispose_engines(cms: Any, close: bool) -> None:
+    """Empty the pools of the primary and of every replica (``close=False`` in a forked
+    child: forget the parent's connections without touching them)."""
+    engines = [cms.engine]
+    if cms.replicas is not None:
+        engines += [replica.engine for replica in cms.replicas.replicas]
+    for engine in engines:
+        engine.dispose(close=close)
 
 
 def _adopt(app: Any) -> Any:
@@ -178,10 +185,7 @@ def _adopt(app: Any) -> Any:
     app this process's own, then start what serving needs (threads, listeners:
     ``start_app``)."""
     cms = app.extensions["transom"]
-    cms.engine.dispose(close=False)  # never touch the parent's connections (none are left)
-    if cms.replicas is not None:
-        for replica in cms.replicas.replicas:
-            replica.engine.dispose(close=False)
+    _dispose_engines(cms, close=False)  # never touch the parent's connections (none left)
     # its own identity on the bus: workers skip the messages of their own origin
     cms.messenger.origin = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
     start_app(app)

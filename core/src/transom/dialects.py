@@ -23,7 +23,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateColumn, ExecutableDDLElement
 
 from .errors import StartupError
-from .pool_ping import install_idle_ping
+from .pool_ping import install_idle_ping, ping_idle_seconds
 from .schema.types import default_sa_type, plugin_field_type
 
 if TYPE_CHECKING:
@@ -207,13 +207,13 @@ class Dialect:
             "pool_size": int(config.get("DB_POOL_SIZE", 10)),
             "max_overflow": 5,
             # a ping at every checkout only when asked (see transom.pool_ping)
-            "pool_pre_ping": float(config.get("DB_POOL_PING_IDLE", 1.0)) == 0,
+            "pool_pre_ping": ping_idle_seconds(config) == 0,
             "pool_recycle": 1800,
         }
 
     def create_engine(self, url: URL, config: Config) -> Engine:
         engine = sa.create_engine(url, **self.engine_options(config))
-        install_idle_ping(engine, float(config.get("DB_POOL_PING_IDLE", 1.0)))
+        install_idle_ping(engine, ping_idle_seconds(config))
         return engine
 
     def session_statements(self) -> list[str]:

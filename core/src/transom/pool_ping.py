@@ -20,6 +20,11 @@ import sqlalchemy as sa
 _IDLE_SINCE = "transom_idle_since"
 
 
+def ping_idle_seconds(config: Any) -> float:
+    """``DB_POOL_PING_IDLE``: seconds idle before a checkout pings (1 unless set)."""
+    return float(config.get("DB_POOL_PING_IDLE", 1.0))
+
+
 def install_idle_ping(engine: sa.Engine, idle_seconds: float) -> None:
     """Ping connections idle longer than ``idle_seconds`` when they are checked out; a
     dead one is replaced transparently (``DisconnectionError``: the pool opens a new one)."""
