@@ -18,7 +18,7 @@ def gql_socket(base_url: str) -> Any:
                    subprotocols=["graphql-transport-ws"], open_timeout=10).__enter__()
 
 
-def recv(ws: Any, timeout: float = 5.0) -> dict[str, Any]:
+def recv(ws: Any, timeout: float = 15.0) -> dict[str, Any]:
     while True:
         message = json.loads(ws.recv(timeout=timeout))
         if message.get("type") != "ping":
@@ -59,6 +59,10 @@ def test_mutated_subscriptions(live_server: Any) -> None:
         user.send(json.dumps({"id": "x", "type": "subscribe", "payload": {
             "query": "subscription { nothing_here_mutated { key } }"}}))
         assert recv(user)["type"] == "error"
+        # subscribe has no acknowledgement; a ping answered proves the server has read
+        # (and so registered) the subscriptions sent before it on this socket
+        admin.send(json.dumps({"type": "ping"}))
+        assert recv(admin) == {"type": "pong"}
 
         draft = srv.ok("POST", f"/items/{c}", {"title": "d", "status": "draft"})
         got = recv(admin)
