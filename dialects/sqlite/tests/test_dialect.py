@@ -77,6 +77,28 @@ def test_on_connect_pragmas(engine: sa.Engine) -> None:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() == 5000
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == -16 * 1024
+
+
+def test_cache_size_setting_and_lifo_pool(tmp_path: Path) -> None:
+    """DB_SQLITE_CACHE_MB sizes each connection's page cache (0 keeps SQLite's 2 MiB); the
+    pool hands out the connection used last, the one whose cache is warm."""
+    for value, expected in (("64", -64 * 1024), ("0.5", -512), ("0", -2000)):
+        dialect = SQLiteDialect()
+        eng = make_engine(dialect, f"sqlite:///{tmp_path / 'c.db'}",
+                          Config({"DB_SQLITE_CACHE_MB": value}))
+        with eng.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == expected
+        eng.dispose()
+    eng = make_engine(SQLiteDialect(), f"sqlite:///{tmp_path / 'l.db'}")
+    a, b = eng.connect(), eng.connect()
+    first, second = a.connection.dbapi_connection, b.connection.dbapi_connection
+    a.close()
+    b.close()
+    for _ in range(3):  # b went back last, and comes out every time
+        with eng.connect() as again:
+            assert again.connection.dbapi_connection is second is not first
+    eng.dispose()
 
 
 def test_begin_modes(engine: sa.Engine) -> None:

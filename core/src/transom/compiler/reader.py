@@ -71,7 +71,9 @@ class Reader:
                 parts.append(compile_filter(self.ctx, coll, table, flt, path))
             if query.search:
                 parts.append(self.search(coll, table, query.search))
-        return sa.and_(sa.true(), *parts)
+        # no condition is the ``true()`` singleton, which callers can leave out (SQLite counts
+        # a table without a WHERE from its b-tree: 0.2 ms for 1M rows, 8 ms with ``1 = 1``)
+        return sa.and_(*parts) if parts else sa.true()
 
     def search(self, coll: Collection, table: sa.FromClause, term: str) -> Any:
         """Case-insensitive match on text fields, equality on numbers and uuids."""

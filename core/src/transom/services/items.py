@@ -399,19 +399,20 @@ class ItemsService:
     @staticmethod
     def _counts(conn: sa.Connection, table: Any, base: Any, full: Any, kinds: list[str],
                 narrowed: bool) -> dict[str, int]:
+        def count(cond: Any) -> Any:
+            stmt = sa.select(sa.func.count()).select_from(table)
+            # no WHERE at all when nothing narrows: SQLite then counts from the b-tree
+            return stmt if cond is sa.true() else stmt.where(cond)
+
         if not narrowed or kinds == ["total_count"]:
-            total = int(conn.execute(sa.select(sa.func.count()).select_from(table).where(
-                base)).scalar_one())
+            total = int(conn.execute(count(base)).scalar_one())
             return {"total_count": total, "filter_count": total}
         if kinds == ["filter_count"]:
-            return {"filter_count": int(conn.execute(sa.select(sa.func.count()).select_from(
-                table).where(full)).scalar_one())}
+            return {"filter_count": int(conn.execute(count(full)).scalar_one())}
         # two scalar subqueries in one statement: one round trip, and each count keeps
         # its own plan (a CASE count in one scan could not use an index on the filter)
-        row = conn.execute(sa.select(
-            sa.select(sa.func.count()).select_from(table).where(base).scalar_subquery(),
-            sa.select(sa.func.count()).select_from(table).where(full).scalar_subquery(),
-        )).one()
+        row = conn.execute(sa.select(count(base).scalar_subquery(),
+                                     count(full).scalar_subquery())).one()
         return {"total_count": int(row[0]), "filter_count": int(row[1])}
 
     def _estimates(self, conn: sa.Connection, table: Any, base: Any, full: Any,
