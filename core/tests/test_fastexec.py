@@ -158,6 +158,22 @@ def test_statements_rendered_per_call_stay_with_sqlalchemy(app):
     assert plain is not None and "5" not in plain.sql  # the value stays a bound parameter
 
 
+def test_per_call_statements_read_off_the_cursor_match_sqlalchemy(app, things):
+    """``execute_rows`` (relations' ``IN`` reads): the same values as ``Result.all()`` for
+    every field type, the result processors applied, with an expanding parameter."""
+    cms = app.extensions["transom"]
+    table = cms.schema.collections["things"].table
+    stmt = sa.select(*table.c).where(table.c.id.in_([1, 2, 3])).order_by(table.c.id)
+    with cms.connect() as conn:
+        expected = [tuple(row) for row in conn.execute(stmt).all()]
+        got = [tuple(row) for row in fastexec.execute_rows(conn, stmt)]
+        assert got == expected and len(got) == 3
+        assert [type(v) for v in got[0]] == [type(v) for v in expected[0]]
+        assert fastexec.execute_rows(conn, stmt.where(table.c.id.in_([]))) == []
+    with cms.connect() as conn:  # the cursor was closed, the connection is usable
+        assert conn.execute(sa.text("SELECT 1")).scalar() == 1
+
+
 OPEN_TRANSACTIONS = {
     "postgres": "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                 "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()",

@@ -127,8 +127,9 @@ def test_scanners_stream():
 
 def test_export_chunks_write_one_document():
     chunks = [[{"a": 1, "b": "x"}], [], [{"a": 2, "b": "y"}]]
+    # the same bytes as ?export= on /items (no newline after the last row)
     assert b"".join(export_chunks(chunks, "csv_utf8")) == \
-        '\ufeff"a","b"\n1,"x"\n2,"y"\n'.encode()
+        '\ufeff"a","b"\n1,"x"\n2,"y"'.encode()
     assert json.loads(b"".join(export_chunks(chunks, "json"))) == [
         {"a": 1, "b": "x"}, {"a": 2, "b": "y"}]
     assert b"".join(export_chunks(chunks, "yaml")) == b"- a: 1\n  b: x\n- a: 2\n  b: y\n"
@@ -170,6 +171,37 @@ def test_export_to_file_and_notification(tasks, admin_headers, app):
     assert notes[0]["subject"] == "Your export of tasks is ready"
     assert notes[0]["collection"] == "directus_files"
     assert {n["item"] for n in notes} == {f["id"] for f in files}
+
+
+def test_csv_export_of_rows_with_different_columns(make_app, admin_headers):
+    """A JSON field whose objects differ by row, across several batches: the file has every
+    value under one header, the same bytes as the buffered ``?export=csv`` (the batches
+    used to carry their own headers, so columns shifted from one batch to the next)."""
+    app = make_app({"EXPORT_BATCH_SIZE": "2"})
+    client = app.test_client()
+    assert client.post("/collections", json=TASKS, headers=admin_headers).status_code == 200
+    tags = [{"x": 1}, None, {"y": {"z": 2}}, [1, 2], {"x": 5, "w": "six"}]
+    for qty, tag in enumerate(tags, 1):
+        assert client.post("/items/tasks", json={"title": f"t{qty}", "qty": qty, "tags": tag},
+                           headers=admin_headers).status_code == 200
+    query = {"fields": ["title", "tags"], "sort": ["qty"]}
+    resp = client.post("/utils/export/tasks", headers=admin_headers,
+                       json={"format": "csv", "query": query})
+    assert resp.status_code == 204, resp.get_json()
+    cms = app.extensions["transom"]
+    for job in export_jobs(cms):
+        job.join()
+    from transom.storage import storages
+
+    file = client.get("/files?fields=storage,filename_disk", headers=admin_headers
+                      ).get_json()["data"][0]
+    content = b"".join(storages(cms).get(file["storage"]).read(file["filename_disk"]))
+    buffered = client.get("/items/tasks?export=csv&fields=title,tags&sort=qty",
+                          headers=admin_headers).data
+    assert content == buffered
+    lines = content.decode().splitlines()
+    assert lines[0] == '"title","tags.x","tags","tags.y.z","tags.w"'
+    assert lines[3] == '"t3",,,2,' and lines[5] == '"t5",5,,,"six"'
 
 
 def test_export_refuses_bad_input(tasks, admin_headers, client):

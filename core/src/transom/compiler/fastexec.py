@@ -133,16 +133,36 @@ def fetch_all(conn: sa.Connection, prep: Prepared, key: Any = None) -> list[Any]
             raise  # not reached: the call above always raises
     finally:
         cursor.close()
-    procs = prep.procs
-    if procs:
-        out = []
-        for row in rows:
-            values = list(row)
-            for pos, proc in procs:
-                values[pos] = proc(values[pos])
-            out.append(values)
-        return out
-    return rows
+    return _processed(rows, prep.procs)
+
+
+def execute_rows(conn: sa.Connection, stmt: Any) -> list[Any]:
+    """The rows of a statement built per call (a relation's ``IN`` over the parents' keys):
+    SQLAlchemy compiles (its compiled cache), binds and executes it, and the driver's rows
+    are read off ``CursorResult.cursor`` with the columns' result processors applied here,
+    without a ``Row`` per row: 20,000 rows 21.5 -> 7.5 ms on SQLite (bench/README.md)."""
+    result = conn.execute(stmt)
+    try:
+        cursor = result.cursor
+        rows = cursor.fetchall()
+        procs = _result_processors(conn.dialect, [c.type for c in stmt.selected_columns],
+                                   cursor.description)
+    finally:
+        result.close()
+    return _processed(rows, procs)
+
+
+def _processed(rows: list[Any], procs: list[tuple[int, Any]] | None) -> list[Any]:
+    """``rows`` with the result processors applied (lists where one converted a value)."""
+    if not procs:
+        return rows
+    out = []
+    for row in rows:
+        values = list(row)
+        for pos, proc in procs:
+            values[pos] = proc(values[pos])
+        out.append(values)
+    return out
 
 
 def _result_processors(dialect: sa.Dialect, types: list[Any],

@@ -369,7 +369,7 @@ class Reader:
                     table.c[key_field], *order)
             else:
                 stmt = sa.select(*cols).select_from(table).where(where).order_by(*order)
-            all_rows.extend(self.conn.execute(stmt).all())
+            all_rows.extend(fastexec.execute_rows(self.conn, stmt))
         items = shaper.shape(all_rows)
         self.relations(child, all_rows, items, index)
         return all_rows, items, index, key_pos

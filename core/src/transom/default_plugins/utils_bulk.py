@@ -56,11 +56,12 @@ from ..errors import (
     UnsupportedMediaTypeError,
 )
 from ..http.context import current_cms, get_accountability
+from ..http.crud import csv_header_is_known
 from ..http.multipart import multipart_events
 from ..http.openapi import Blueprint
 from ..http.responses import no_content, request_json
 from ..query import parse_query_dict
-from ..query.export import EXPORT_TYPES, export_filename, export_items, stream_json_export
+from ..query.export import EXPORT_TYPES, csv_header_of, export_filename, stream_export
 from ..schedule import scheduler_enabled
 from ..services.items import ItemsService
 from ..storage import storages
@@ -410,31 +411,13 @@ def import_view(collection: str) -> Response:
 
 
 # -- export -----------------------------------------------------------------------------
-def export_chunks(chunks: Iterable[list[Any]], fmt: str) -> Iterator[bytes]:
-    """The bytes of an export of items arriving in chunks. CSV writes the first chunk's
-    header once (the columns come from the query's fields, so every chunk has the same,
-    except when a JSON field holds objects of different shapes: keep such fields out of
-    CSV exports or use JSON); XML, one document element around every item, is built whole."""
-    if fmt == "json":
-        yield from stream_json_export(chunks)
-        return
-    if fmt == "xml":
-        yield export_items([item for chunk in chunks for item in chunk], fmt)[0]
-        return
-    first = True
-    for chunk in chunks:
-        if not chunk:
-            continue
-        body = export_items(chunk, fmt)[0]
-        if fmt.startswith("csv"):
-            if not first:  # the header line (and csv_utf8's BOM, which starts it) goes
-                body = body.split(b"\n", 1)[1] if b"\n" in body else b""
-            if body and not body.endswith(b"\n"):
-                body += b"\n"
-        first = False
-        yield body
-    if first:
-        yield export_items([], fmt)[0]
+def export_chunks(chunks: Iterable[list[Any]], fmt: str,
+                  csv_header: list[str] | None = None) -> Iterator[bytes]:
+    """The bytes of an export of items arriving in chunks: the same streaming writers as
+    ``?export=`` (XML one item at a time; CSV under ``csv_header``, or the first chunk's
+    when every row has the same columns), so memory stays bounded by a chunk in every
+    format."""
+    return stream_export(chunks, fmt, csv_header)
 
 
 # -- durable export jobs ------------------------------------------------------------------
@@ -614,12 +597,16 @@ def run_export(cms: Any, accountability: Any, job: Any, lease: locks.Lease) -> A
     key = ""
     storage = None
 
-    def progress(chunks: Iterable[list[Any]]) -> Iterator[list[Any]]:
-        done = 0
+    def renewing(chunks: Iterable[list[Any]]) -> Iterator[list[Any]]:
         for chunk in chunks:
-            done += len(chunk)
             if not lease.acquire():
                 raise RuntimeError("the export's lease was lost")
+            yield chunk
+
+    def progress(chunks: Iterable[list[Any]]) -> Iterator[list[Any]]:
+        done = 0
+        for chunk in renewing(chunks):
+            done += len(chunk)
             with cms.begin() as conn:
                 conn.execute(t.update().where(t.c.id == job.id, t.c.worker == lease.owner)
                              .values(rows_done=done, updated=_now()))
@@ -636,8 +623,14 @@ def run_export(cms: Any, accountability: Any, job: Any, lease: locks.Lease) -> A
         with cms.begin() as conn:
             conn.execute(t.update().where(t.c.id == job.id, t.c.worker == lease.owner)
                          .values(file_key=f"{location}:{key}", updated=_now()))
-        chunks = ItemsService(cms, collection, accountability).stream_by_query(query, batch)
-        size = storage.write(key, export_chunks(progress(chunks), fmt))
+        svc = ItemsService(cms, collection, accountability)
+        header = None
+        if fmt in ("csv", "csv_utf8") and not csv_header_is_known(svc, query):
+            # columns that depend on the rows (a JSON field, a relation): a first pass
+            # reads the header, one batch in memory at a time, so no value misses a column
+            header = csv_header_of(renewing(svc.stream_by_query(query, batch)))
+        chunks = svc.stream_by_query(query, batch)
+        size = storage.write(key, export_chunks(progress(chunks), fmt, header))
         row = {k: v for k, v in file.items() if k not in ("id", "filename_disk", "filesize")}
         row.update({"id": file_id, "storage": location, "filename_disk": key,
                     "filename_download": file.get("filename_download")

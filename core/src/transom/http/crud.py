@@ -68,7 +68,7 @@ _FREE_FORM = frozenset({"json", "csv", "geometry", "geometry.Point", "geometry.L
                         "geometry.MultiPolygon"})
 
 
-def _csv_header_is_known(svc: ItemsService, query: Query) -> bool:
+def csv_header_is_known(svc: ItemsService, query: Query) -> bool:
     """Whether a CSV header taken from the first chunk covers every later row: only when no
     requested value is an object whose keys vary by row (a JSON field, a relation that may be
     null or point to different collections). Otherwise the export is buffered, as before, so
@@ -85,7 +85,7 @@ def streamable(query: Query, svc: ItemsService | None = None) -> bool:
     if query.aggregate or query.group:
         return False
     if query.export in ("csv", "csv_utf8"):
-        return svc is not None and _csv_header_is_known(svc, query)
+        return svc is not None and csv_header_is_known(svc, query)
     return query.export is not None or query.limit == -1
 
 

@@ -66,24 +66,29 @@ def stream_json_export(chunks: Iterable[list[Any]]) -> Iterator[bytes]:
     they come (the same pretty-printed document, never the whole list in memory)."""
     first = True
     for chunk in chunks:
-        for item in chunk:
-            text = orjson.dumps(item, default=_plain_scalar, option=_ORJSON_OPTIONS)
-            yield (b"[\n  " if first else b",\n  ") + text.replace(b"\n", b"\n  ")
-            first = False
+        if not chunk:
+            continue
+        # one dump and one write per chunk (a write per item cost ~1 syscall a row): the
+        # chunk's own indented array, between its brackets, is exactly its part of the whole
+        text = orjson.dumps(chunk, default=_plain_scalar, option=_ORJSON_OPTIONS)
+        yield (b"[\n" if first else b",\n") + text[2:-2]
+        first = False
     yield b"[]" if first else b"\n]"
 
 
-def stream_export(chunks: Iterable[list[Any]], fmt: str) -> Iterator[bytes]:
+def stream_export(chunks: Iterable[list[Any]], fmt: str,
+                  csv_header: list[str] | None = None) -> Iterator[bytes]:
     """The bytes of :func:`export_items` for items that arrive in chunks, written as they
     come so memory stays bounded by a chunk. JSON, XML and YAML are byte for byte the
-    buffered document; CSV is too whenever its header (taken from the first chunk, see
+    buffered document; CSV is too whenever its header (``csv_header``, from
+    :func:`csv_header_of` over every row, or else the first chunk's, see
     :func:`stream_csv_export`) covers every later row."""
     if fmt not in EXPORT_TYPES:
         raise InvalidQueryError(f'"export" must be one of [{", ".join(EXPORT_FORMATS)}]')
     if fmt == "json":
         return stream_json_export(chunks)
     if fmt in ("csv", "csv_utf8"):
-        return stream_csv_export(chunks, bom=fmt == "csv_utf8")
+        return stream_csv_export(chunks, bom=fmt == "csv_utf8", header=csv_header)
     if fmt == "xml":
         return stream_xml_export(chunks)
     return stream_yaml_export(chunks)
@@ -170,11 +175,19 @@ def _to_csv(rows: list[Any]) -> str:
 
 
 def _csv_header(rows: Iterable[Any]) -> list[str]:
+    return csv_header_of([rows])
+
+
+def csv_header_of(chunks: Iterable[Iterable[Any]]) -> list[str]:
+    """The buffered CSV header (every row's flattened keys, in order of appearance) of rows
+    arriving in chunks, holding one chunk at a time: a first pass for a CSV whose columns
+    depend on the rows."""
     header: dict[str, None] = {}
-    for row in rows:
-        cells: dict[str, Any] = {}
-        _flatten(row if isinstance(row, Mapping) else {"value": row}, "", cells)
-        header.update(dict.fromkeys(cells))
+    for rows in chunks:
+        for row in rows:
+            cells: dict[str, Any] = {}
+            _flatten(row if isinstance(row, Mapping) else {"value": row}, "", cells)
+            header.update(dict.fromkeys(cells))
     return list(header)
 
 
@@ -197,31 +210,38 @@ def _place(value: Any, name: str, columns: set[str], branches: set[str],
     return False
 
 
-def stream_csv_export(chunks: Iterable[list[Any]], *, bom: bool = False) -> Iterator[bytes]:
-    """CSV written chunk by chunk. A CSV header comes first, so it is the buffered header
-    of the *first* chunk (every row's flattened keys, in order): identical to
-    :func:`export_items` when the answer fits in one chunk or the first chunk shows every
-    column. A later row's nested key that the header lacks goes, with its whole object,
-    into the nearest parent column as JSON; with no such column it is left out
-    (docs/performance.md)."""
-    header: list[str] | None = None
+def stream_csv_export(chunks: Iterable[list[Any]], *, bom: bool = False,
+                      header: list[str] | None = None) -> Iterator[bytes]:
+    """CSV written chunk by chunk. A CSV header comes first: ``header`` when the caller
+    has it (:func:`csv_header_of` over every row: then the file is :func:`export_items`'
+    byte for byte), else the buffered header of the *first* chunk (every row's flattened
+    keys, in order): identical when the answer fits in one chunk or the first chunk shows
+    every column. A later row's nested key that the header lacks goes, with its whole
+    object, into the nearest parent column as JSON; with no such column it is left out
+    (docs/performance.md), which is why callers that cannot rule it out pass ``header``."""
     columns: set[str] = set()
     branches: set[str] = set()
+    given = header
+    header = None
     for chunk in chunks:
-        if header is None:
+        if header is None or given is not None:  # the first chunk, or a known header
             if not chunk:
                 continue
-            header = _csv_header(chunk)
-            if not header:  # objects without fields: no columns, as buffered
-                break
-            columns = set(header)
-            branches = {p for c in header for p in _prefixes(c)}
-            lines = [(_BOM if bom else "") + ",".join(_csv_cell(n) for n in header)]
+            first = header is None
+            if header is None:
+                header = given if given is not None else _csv_header(chunk)
+                if not header:  # objects without fields: no columns, as buffered
+                    break
+                columns = set(header)
+                branches = {p for c in header for p in _prefixes(c)}
+            lines = [(_BOM if bom else "") + ",".join(_csv_cell(n) for n in header)] \
+                if first else []
             for row in chunk:
                 cells: dict[str, Any] = {}
                 _flatten(row if isinstance(row, Mapping) else {"value": row}, "", cells)
                 lines.append(",".join(_csv_cell(cells.get(n)) for n in header))
-            yield "\n".join(lines).encode("utf-8")
+            text = "\n".join(lines)
+            yield (text if first else "\n" + text).encode("utf-8")
             continue
         out: list[str] = []
         for row in chunk:
