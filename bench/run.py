@@ -34,6 +34,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -875,6 +876,12 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"Bearer token for Directus ({DIRECTUS_TOKEN}, seed.mjs's admin)")
     ap.add_argument("--directus-pid", help="Directus's pid (default: setup.sh's pid file)")
     ap.add_argument("--skip-seed", action="store_true", help="do not seed the database")
+    ap.add_argument("--scale", action="store_true",
+                    help="then, in the same run, the large data set of scale.py (1M articles, "
+                         "o2m, m2m, counts, export, cold start); its figures join --json")
+    ap.add_argument("--scale-db-url", default=None,
+                    help="database of the large data set (default on SQLite: "
+                         "bench/.data/scale.db; required for a server database)")
     ap.add_argument("--startup-timeout", type=float, default=180)
     ap.add_argument(
         "--max-time",
@@ -888,6 +895,9 @@ def main(argv: list[str] | None = None) -> int:
         help="cwd of the servers and where their logs go (bench/.work)",
     )
     args = ap.parse_args(argv)
+    if args.scale and not args.scale_db_url and not args.db_url.startswith("sqlite"):
+        ap.error("--scale on a server database needs --scale-db-url (a database of its own "
+                 "for the 1M-row data set, e.g. .../transom_scale)")
 
     scenarios = parse_scenarios(args.scenarios)
     if args.directus:
@@ -904,6 +914,7 @@ def main(argv: list[str] | None = None) -> int:
         per_scenario += args.quiet_wait
     max_time = args.max_time or (
         2 * args.startup_timeout + 120 + per_scenario * len(scenarios) * args.repeat
+        + (1200 if args.scale else 0)
     )
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -932,6 +943,21 @@ def main(argv: list[str] | None = None) -> int:
             s.stop()
         signal.signal(signal.SIGALRM, old_alarm)
         signal.signal(signal.SIGTERM, old_term)
+
+
+def run_scale(args: argparse.Namespace) -> dict[str, Any]:
+    """``scale.py``'s measurements (it prints its own table), in this run: its figures."""
+    import scale  # bench/scale.py imports this module, so only when asked
+
+    url = args.scale_db_url or scale.seed_scale.DEFAULT_DB_URL
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "scale.json"
+        print(f"\nbench: the large data set ({url})", flush=True)
+        argv = ["--db-url", url, "--duration", str(min(args.duration, 5.0)), "--reps", "5",
+                "--json", str(path)]
+        if scale.main(argv) != 0:
+            raise RunError("the large data set's run (scale.py) failed")
+        return json.loads(path.read_text())
 
 
 def wait_quiet(pids: list[int], below: float, max_wait: float) -> None:
@@ -1102,11 +1128,18 @@ def _run(
     info["loadavg_at_end"] = os.getloadavg()
     startup = {s.name: s.startup_s for s in servers}
     summary = print_table(results, info, startup)
+    large = None
+    if args.scale:
+        for s in reversed(servers):  # the large data set's servers get the machine
+            s.stop()
+        servers.clear()
+        large = run_scale(args)
     if args.json_out:
         out = {
             "machine": info,
             "startup_s": startup,
             "scenarios": [r.to_dict() for r in results],
+            **({"scale": large} if large is not None else {}),
             **summary,
             "targets_spec": {
                 "ratio_min": TARGET_RATIO,
