@@ -73,9 +73,10 @@ def create_app(db_url: str | None = None) -> Flask:
             keys = [r[0] for r in rows]
             children = conn.execute(sa.select(arts.c.author, arts.c.id).where(
                 arts.c.author.in_(keys)).order_by(arts.c.id)).all()
-        grouped: dict[int, list[int]] = {}
+        # ``articles.id`` asks for objects, as Transom and Directus answer: [{"id": 1}, ...]
+        grouped: dict[int, list[dict[str, int]]] = {}
         for author, pk in children:
-            grouped.setdefault(author, []).append(pk)
+            grouped.setdefault(author, []).append({"id": pk})
         return _json({"data": [{"id": i, "name": n, "articles": grouped.get(i, [])}
                                for i, n in rows]})
 

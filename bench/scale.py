@@ -205,10 +205,15 @@ def _run(args: argparse.Namespace, workdir: Path, script: Path,
          f"/items/articles?fields=id&sort=id&limit=25&after={cursor}", None),
     ]
     for title, tpath, bpath in singles:
-        request(tport, "GET", tpath)  # warm the plan and the page cache once
+        _, tbody = request(tport, "GET", tpath)  # warm the plan and the page cache once
         row = {"transom": timed(tport, tpath, args.reps)}
         if bpath is not None:
-            request(bport, "GET", bpath)
+            _, bbody = request(bport, "GET", bpath)
+            # a ratio means something only for the same answer
+            row["same_answer"] = json.loads(tbody) == json.loads(bbody)
+            if not row["same_answer"]:
+                print(f"scale: WARNING {title}: Transom and the baseline answer differently",
+                      flush=True)
             row["baseline"] = timed(bport, bpath, args.reps)
             row["ratio"] = round(row["baseline"]["median_ms"] /
                                  max(row["transom"]["median_ms"], 0.01), 2)
