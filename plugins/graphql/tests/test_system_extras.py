@@ -171,3 +171,65 @@ def test_update_users_me_refuses_what_rest_refuses(gql, client, admin_headers):
     anon = gql('mutation { update_users_me(data: {first_name: "x"}) { id } }', headers={},
                path=SYSTEM).get_json()
     assert anon["errors"] and not (anon.get("data") or {}).get("update_users_me")
+
+
+def test_me_queries_match_rest(gql, client, admin_headers, make_user):
+    query = ("{ policies_me_globals { app_access admin_access enforce_tfa } permissions_me "
+             "roles_me { id name } }")
+    # roles_me is typed as directus_roles: a caller who may read roles has it (as users_me)
+    user = make_user([{"collection": "articles", "action": "read", "fields": ["id"]},
+                      {"collection": "directus_roles", "action": "read",
+                       "fields": ["id", "name"]}])
+    for headers in (admin_headers, user["headers"]):
+        data = gql.data(query, headers=headers, path=SYSTEM)
+        assert data["policies_me_globals"] == rest(client, headers, "/policies/me/globals")
+        assert data["permissions_me"] == rest(client, headers, "/permissions/me")
+        assert data["roles_me"] == rest(client, headers, "/roles/me?fields=id,name")
+    assert data["roles_me"] == [{"id": user["role"]["id"], "name": user["role"]["name"]}]
+    assert data["permissions_me"]["articles"]["read"]["access"] in ("full", "partial")
+    public = gql.data(query.replace("roles_me { id name }", ""), headers={}, path=SYSTEM)
+    assert public["policies_me_globals"] == {"app_access": False, "admin_access": False,
+                                             "enforce_tfa": False}
+    # the public may not read roles: no such root, as for users_me
+    absent = gql("{ roles_me { id } }", headers={}, path=SYSTEM).get_json()
+    assert absent["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION"
+
+
+def test_tfa_mutations_are_the_tfa_routes(gql, client, admin_headers):
+    import pyotp
+
+    from transom.testing.plugin import ADMIN_EMAIL, ADMIN_PASSWORD
+
+    def login(**extra):
+        return client.post("/auth/login", json={"email": ADMIN_EMAIL,
+                                                "password": ADMIN_PASSWORD, **extra})
+
+    def code(resp):
+        return resp.get_json()["errors"][0]["extensions"]["code"]
+
+    generate = 'mutation ($p: String) { users_me_tfa_generate(password: $p) ' \
+               '{ secret otpauth_url } }'
+    wrong = gql(generate, {"p": "not-the-password"}, path=SYSTEM)
+    rest_wrong = client.post("/users/me/tfa/generate", json={"password": "not-the-password"},
+                             headers=admin_headers)
+    assert rest_wrong.status_code >= 400 and code(wrong) == code(rest_wrong)
+    made = gql.data(generate, {"p": ADMIN_PASSWORD}, path=SYSTEM)["users_me_tfa_generate"]
+    secret = made["secret"]
+    assert secret and made["otpauth_url"].startswith("otpauth://totp/")
+    enable = "mutation ($o: String!, $s: String!) { users_me_tfa_enable(otp: $o, secret: $s) }"
+    other = pyotp.TOTP(pyotp.random_base32()).now()
+    refused = gql(enable, {"o": other, "s": secret}, path=SYSTEM)
+    assert refused.get_json()["errors"][0]["extensions"]["code"] in ("INVALID_OTP",
+                                                                     "INVALID_PAYLOAD")
+    assert login().status_code == 200  # not enabled by the refused code
+    assert gql.data(enable, {"o": pyotp.TOTP(secret).now(), "s": secret},
+                    path=SYSTEM) == {"users_me_tfa_enable": True}
+    assert code(login()) == "INVALID_OTP"
+    assert login(otp=pyotp.TOTP(secret).now()).status_code == 200
+    disable = "mutation ($o: String!) { users_me_tfa_disable(otp: $o) }"
+    assert gql(disable, {"o": other}, path=SYSTEM).get_json()["errors"]
+    assert gql.data(disable, {"o": pyotp.TOTP(secret).now()},
+                    path=SYSTEM) == {"users_me_tfa_disable": True}
+    assert login().status_code == 200
+    anon = gql(generate, {"p": ADMIN_PASSWORD}, headers={}, path=SYSTEM).get_json()
+    assert anon["errors"] and not (anon.get("data") or {}).get("users_me_tfa_generate")

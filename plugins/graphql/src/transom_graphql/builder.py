@@ -588,6 +588,9 @@ class SchemaBuilder:
             if "directus_users" in self.types:
                 out["users_me"] = self._root(self.object_type("directus_users"),
                                              RootInfo("me", "directus_users"))
+            if "directus_roles" in self.types:
+                out["roles_me"] = self._root(GraphQLList(self.object_type("directus_roles")),
+                                             RootInfo("my_roles", "directus_roles"))
             out["server_ping"] = self.shared.static_roots["server_ping"]
             out.update({k: v for k, v in extra_queries().items() if k not in out})
         if not out:

@@ -188,6 +188,15 @@ def _me(meta: RootInfo, info: GraphQLResolveInfo, args: dict[str, Any]) -> Any:
     return info.context.service(meta.collection).read_one(user, planner.query(level))
 
 
+def _my_roles(meta: RootInfo, info: GraphQLResolveInfo, args: dict[str, Any]) -> Any:
+    """``GET /roles/me``: the caller's roles (none for the public), read as the caller."""
+    roles = list(info.context.accountability.roles or ())
+    if not roles:
+        return []
+    planner, level = _plan(info)
+    return info.context.service(meta.collection).read_many(roles, planner.query(level))
+
+
 _AGGREGATES = ("count", "countDistinct", "avg", "sum", "avgDistinct", "sumDistinct", "min",
                "max")
 
@@ -329,6 +338,7 @@ _HANDLERS: dict[str, Callable[[RootInfo, GraphQLResolveInfo, dict[str, Any]], An
     "by_id": _by_id,
     "singleton": _singleton,
     "me": _me,
+    "my_roles": _my_roles,
     "aggregated": _aggregated,
     "connection": _connection,
     "create_one": _create_one,

@@ -110,6 +110,13 @@ AUTH_TOKENS = GraphQLObjectType("auth_tokens", {
     "refresh_token": GraphQLField(_S)})
 
 
+TFA_SECRET = GraphQLObjectType("users_me_tfa_generate_data", {
+    "secret": GraphQLField(_S), "otpauth_url": GraphQLField(_S)})
+POLICY_GLOBALS = GraphQLObjectType("policies_me_globals", {
+    name: GraphQLField(GraphQLBoolean) for name in ("app_access", "admin_access",
+                                                   "enforce_tfa")})
+
+
 class RelayedError(TransomError):
     """The error an internal request answered, with its status, code and extensions."""
 
@@ -140,9 +147,10 @@ def _internal(path: str, body: dict[str, Any] | None, forward_auth: bool = False
     return answer.status_code, json.loads(raw) if raw.strip() else None
 
 
-def relay(path: str, body: dict[str, Any]) -> Any:
-    """POST ``body`` to ``path`` as the current client; the answer's data, or its error."""
-    status, payload = _internal(path, body)
+def relay(path: str, body: dict[str, Any], forward_auth: bool = False) -> Any:
+    """POST ``body`` to ``path`` as the current client (with its ``Authorization`` when
+    ``forward_auth``); the answer's data, or its error."""
+    status, payload = _internal(path, body, forward_auth)
     if status >= 400:
         errors = (payload or {}).get("errors") or [{"message": "Request failed"}]
         raise RelayedError(status, errors[0])
@@ -186,6 +194,36 @@ def _password_request(_root: Any, _info: GraphQLResolveInfo, email: str,
 def _password_reset(_root: Any, _info: GraphQLResolveInfo, token: str, password: str) -> bool:
     relay("/auth/password/reset", {"token": token, "password": password})
     return True
+
+
+def _tfa_generate(_root: Any, _info: GraphQLResolveInfo, password: str | None = None) -> Any:
+    body = {} if password is None else {"password": password}
+    return relay("/users/me/tfa/generate", body, forward_auth=True)
+
+
+def _tfa_enable(_root: Any, _info: GraphQLResolveInfo, otp: str, secret: str) -> bool:
+    relay("/users/me/tfa/enable", {"otp": otp, "secret": secret}, forward_auth=True)
+    return True
+
+
+def _tfa_disable(_root: Any, _info: GraphQLResolveInfo, otp: str) -> bool:
+    relay("/users/me/tfa/disable", {"otp": otp}, forward_auth=True)
+    return True
+
+
+def tfa_mutations() -> dict[str, GraphQLField]:
+    """Directus's ``users_me_tfa_*``, served by the ``/users/me/tfa/*`` routes (of
+    ``transom-auth-jwt``) as the caller, like ``auth_*``: the password check, the OTP check
+    and the secret's storage are the REST ones. ``password`` may be left out where the
+    route allows it (an SSO user)."""
+    return {
+        "users_me_tfa_generate": GraphQLField(TFA_SECRET, args=_args(password=_S),
+                                              resolve=_tfa_generate),
+        "users_me_tfa_enable": GraphQLField(GraphQLBoolean, args=_args(
+            otp=_NN_S, secret=_NN_S), resolve=_tfa_enable),
+        "users_me_tfa_disable": GraphQLField(GraphQLBoolean, args=_args(otp=_NN_S),
+                                             resolve=_tfa_disable),
+    }
 
 
 def _args(**kinds: Any) -> dict[str, GraphQLArgument]:
@@ -289,6 +327,18 @@ def _hash_verify(_root: Any, _info: GraphQLResolveInfo, string: str, hash: str) 
     return bool(verify_password(hash, string))
 
 
+def _policies_me_globals(_root: Any, info: GraphQLResolveInfo) -> Any:
+    """``GET /policies/me/globals``: the caller's global flags (the public's too)."""
+    acc = _ctx(info).accountability
+    return {"app_access": acc.app, "admin_access": acc.admin, "enforce_tfa": acc.enforce_tfa}
+
+
+def _permissions_me(_root: Any, info: GraphQLResolveInfo) -> Any:
+    """``GET /permissions/me``: per collection and action, what the caller may do."""
+    c = _ctx(info)
+    return c.cms.access.permissions(c.accountability).summary(c.cms.schema)
+
+
 def _admin_only(resolve: Callable[..., Any]) -> Callable[..., Any]:
     """Schema reads by name need a signed-in caller, as ``/collections`` does."""
     def guarded(root: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
@@ -310,6 +360,9 @@ def query_fields() -> dict[str, GraphQLField]:
     return {
         "server_info": GraphQLField(GraphQLNonNull(SERVER_INFO), resolve=_server_info),
         "server_health": GraphQLField(GraphQLJSON, resolve=_server_health),
+        "policies_me_globals": GraphQLField(GraphQLNonNull(POLICY_GLOBALS),
+                                            resolve=_policies_me_globals),
+        "permissions_me": GraphQLField(GraphQLJSON, resolve=_permissions_me),
         "collections_by_name": _named(COLLECTION, _collections_by_name, name=_NN_S),
         "fields_in_collection": _named(many_fields, _fields_in_collection,
                                        collection=_NN_S),
@@ -351,6 +404,7 @@ def mutation_fields(builder: Any = None) -> dict[str, GraphQLField]:
     return {
         **users_me_mutation(builder),
         **auth_mutations(),
+        **tfa_mutations(),
         "utils_random_string": GraphQLField(_S, args={"length": GraphQLArgument(GraphQLInt)},
                                             resolve=_random_string),
         "utils_hash_generate": GraphQLField(_S, args={"string": GraphQLArgument(_NN_S)},
