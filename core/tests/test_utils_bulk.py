@@ -237,3 +237,9 @@ def test_manual_sort(tasks, admin_headers, client):
     assert tasks.post("/utils/sort/directus_users", json={"item": 1, "to": 2},
                       headers=admin_headers).status_code == 400
     assert order() == ["t4", "t2", "t3", "t5", "t1"]
+    # keys as text are typed as the key ("4" was a 500 on PostgreSQL); "x" is no key: 403
+    assert tasks.post("/utils/sort/tasks", json={"item": "1", "to": "4"},
+                      headers=admin_headers).status_code == 204
+    assert order() == ["t1", "t4", "t2", "t3", "t5"]
+    assert tasks.post("/utils/sort/tasks", json={"item": "x", "to": "4"},
+                      headers=admin_headers).status_code == 403

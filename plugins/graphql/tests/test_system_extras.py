@@ -233,3 +233,112 @@ def test_tfa_mutations_are_the_tfa_routes(gql, client, admin_headers):
     assert login().status_code == 200
     anon = gql(generate, {"p": ADMIN_PASSWORD}, headers={}, path=SYSTEM).get_json()
     assert anon["errors"] and not (anon.get("data") or {}).get("users_me_tfa_generate")
+
+
+def _gql(client, query, variables=None, headers=None):
+    """(status, body) of one /graphql/system request."""
+    resp = client.post(SYSTEM, json={"query": query, "variables": variables or {}},
+                       headers=headers or {})
+    return resp.status_code, resp.get_json()
+
+
+def _code(body):
+    return body["errors"][0]["extensions"]["code"]
+
+
+def test_onboarding_mutations_are_the_rest_routes(make_app, admin_headers):
+    """users_invite / users_invite_accept / users_register / users_register_verify: the
+    mails, tokens, checks and errors of the REST routes they dispatch to."""
+    import re
+
+    app = make_app({"REGISTER_STALL_TIME": "0", "PUBLIC_URL": "https://cms.example.com"})
+    client = app.test_client()
+    cms = app.extensions["transom"]
+
+    def token_of_last_mail():
+        return re.search(r"token=([\w.-]+)", cms.extensions["sent_mail"][-1].text).group(1)
+
+    def logs_in(email, password):
+        return client.post("/auth/login", json={"email": email, "password": password}
+                           ).status_code == 200
+
+    role = client.post("/roles", json={"name": "invited"}, headers=admin_headers
+                       ).get_json()["data"]["id"]
+    invite = "mutation ($e: String!, $r: String!) { users_invite(email: $e, role: $r) }"
+    status, body = _gql(client, invite, {"e": "new@example.com", "r": role}, admin_headers)
+    assert (status, body) == (200, {"data": {"users_invite": True}})
+    status, body = _gql(client, invite, {"e": "nope", "r": role}, admin_headers)
+    rest = client.post("/users/invite", json={"email": "nope", "role": role},
+                       headers=admin_headers).get_json()
+    assert _code(body) == _code(rest) == "INVALID_PAYLOAD"
+    assert body["errors"][0]["message"] == rest["errors"][0]["message"]
+    assert _code(_gql(client, invite, {"e": "x@example.com", "r": role})[1]) == "FORBIDDEN"
+    accept = "mutation ($t: String!, $p: String!) { users_invite_accept(token: $t, password: $p) }"
+    assert _gql(client, accept, {"t": token_of_last_mail(), "p": "Secret-123"})[1] == \
+        {"data": {"users_invite_accept": True}}
+    assert logs_in("new@example.com", "Secret-123")
+
+    register = ("mutation ($e: String!, $p: String!) { users_register(email: $e, password: $p, "
+                'first_name: "Ada") }')
+    assert _code(_gql(client, register, {"e": "reg@example.com", "p": "Reg-12345"})[1]) == \
+        "FORBIDDEN"  # public registration is off
+    assert client.patch("/settings", json={
+        "public_registration": True, "public_registration_role": role,
+        "public_registration_verify_email": True}, headers=admin_headers).status_code == 200
+    assert _gql(client, register, {"e": "reg@example.com", "p": "Reg-12345"})[1] == \
+        {"data": {"users_register": True}}
+    assert not logs_in("reg@example.com", "Reg-12345")  # not verified yet
+    verify = "mutation ($t: String!) { users_register_verify(token: $t) }"
+    assert _code(_gql(client, verify, {"t": "not-a-token"})[1]) in ("INVALID_TOKEN",
+                                                                    "INVALID_PAYLOAD")
+    assert _gql(client, verify, {"t": token_of_last_mail()})[1] == \
+        {"data": {"users_register_verify": True}}
+    assert logs_in("reg@example.com", "Reg-12345")
+    user = client.get("/users?filter[email][_eq]=reg@example.com&fields=first_name,status",
+                      headers=admin_headers).get_json()["data"]
+    assert user == [{"first_name": "Ada", "status": "active"}]
+
+
+def test_utils_sort_revert_and_specs(make_app, admin_headers):
+    app = make_app()
+    client = app.test_client()
+    assert client.post("/collections", json={
+        "collection": "tasks", "meta": {"sort_field": "sort"},
+        "fields": [{"field": "id", "type": "integer",
+                    "schema": {"is_primary_key": True, "has_auto_increment": True}},
+                   {"field": "title", "type": "string"}, {"field": "sort", "type": "integer"}]},
+        headers=admin_headers).status_code == 200
+    for i in range(1, 5):
+        client.post("/items/tasks", json={"title": f"t{i}", "sort": i}, headers=admin_headers)
+
+    def order():
+        return [r["title"] for r in client.get("/items/tasks?sort=sort&fields=title",
+                                               headers=admin_headers).get_json()["data"]]
+
+    sort = "mutation ($c: String!, $i: ID!, $t: ID!) { utils_sort(collection: $c, item: $i, to: $t) }"
+    assert _gql(client, sort, {"c": "tasks", "i": "4", "t": "2"}, admin_headers)[1] == \
+        {"data": {"utils_sort": True}}
+    assert order() == ["t1", "t4", "t2", "t3"]
+    assert _code(_gql(client, sort, {"c": "nope", "i": "1", "t": "2"}, admin_headers)[1]) == \
+        "FORBIDDEN"
+    assert _code(_gql(client, sort, {"c": "tasks", "i": "1", "t": "2"})[1]) == "FORBIDDEN"
+
+    assert client.patch("/items/tasks/1", json={"title": "changed"},
+                        headers=admin_headers).status_code == 200
+    revisions = client.get("/revisions?filter[collection][_eq]=tasks&filter[item][_eq]=1"
+                           "&sort=id&fields=id", headers=admin_headers).get_json()["data"]
+    revert = "mutation ($r: ID!) { utils_revert(revision: $r) }"
+    assert _gql(client, revert, {"r": str(revisions[0]["id"])}, admin_headers)[1] == \
+        {"data": {"utils_revert": True}}
+    title = client.get("/items/tasks/1?fields=title", headers=admin_headers).get_json()["data"]
+    assert title == {"title": "t1"}
+    assert _code(_gql(client, revert, {"r": "999999"}, admin_headers)[1]) == "FORBIDDEN"
+
+    status, body = _gql(client, "{ server_specs_oas server_specs_graphql(scope: system) }",
+                        headers=admin_headers)
+    assert status == 200 and "errors" not in body, body
+    assert body["data"]["server_specs_oas"] == client.get(
+        "/server/specs/oas", headers=admin_headers).get_json()
+    assert body["data"]["server_specs_graphql"] == client.get(
+        "/server/specs/graphql/system", headers=admin_headers).get_data(as_text=True)
+    assert "type Query" in body["data"]["server_specs_graphql"]

@@ -768,6 +768,9 @@ def manual_sort(cms: Any, accountability: Any, collection: str, item: Any, to: A
         raise InvalidPayloadError(f"Collection {collection} has no primary key")
     table = coll.table
     key_col, sort_col = table.c[pk], table.c[sort_field]
+    # keys typed as the primary key ("4" for an integer key was a 500 on PostgreSQL); a key
+    # that cannot be one is a 403, as for a missing item
+    item, to = service._typed_key(item), service._typed_key(to)
     with cms.begin() as conn:
         def value_of(key: Any) -> Any:
             found = conn.execute(sa.select(sort_col).where(key_col == key)).first()

@@ -27,6 +27,7 @@ import json
 import secrets
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from flask import Response, current_app, request
 from flask.testing import EnvironBuilder  # builds a WSGI environ (no test client)
@@ -35,6 +36,7 @@ from graphql import (
     GraphQLBoolean,
     GraphQLEnumType,
     GraphQLField,
+    GraphQLID,
     GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
@@ -81,6 +83,7 @@ _BOOLEAN_PROJECT = {"public_registration", "public_registration_verify_email"}
 
 _S = GraphQLString
 _NN_S = GraphQLNonNull(GraphQLString)
+_NN_ID = GraphQLNonNull(GraphQLID)
 
 COLLECTION = GraphQLObjectType("directus_collections", {
     "collection": GraphQLField(_S), "meta": GraphQLField(GraphQLJSON),
@@ -110,6 +113,7 @@ AUTH_TOKENS = GraphQLObjectType("auth_tokens", {
     "refresh_token": GraphQLField(_S)})
 
 
+SDL_SCOPE = GraphQLEnumType("graphql_sdl_scope", {"items": "items", "system": "system"})
 TFA_SECRET = GraphQLObjectType("users_me_tfa_generate_data", {
     "secret": GraphQLField(_S), "otpauth_url": GraphQLField(_S)})
 POLICY_GLOBALS = GraphQLObjectType("policies_me_globals", {
@@ -127,14 +131,16 @@ class RelayedError(TransomError):
         super().__init__(str(error.get("message") or ""), **ext)
 
 
-def _internal(path: str, body: dict[str, Any] | None, forward_auth: bool = False
-              ) -> tuple[int, Any]:
-    """One request to ``path`` of this app as the current client: (status, JSON body)."""
+def _internal(path: str, body: dict[str, Any] | None, forward_auth: bool = False, *,
+              query: dict[str, str] | None = None, text: bool = False) -> tuple[int, Any]:
+    """One request to ``path`` of this app as the current client: (status, JSON body, or
+    the body as text with ``text``). A GET without ``body``, else a POST of it."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     names = (*_FORWARDED, "Authorization") if forward_auth else _FORWARDED
     headers = {k: request.headers[k] for k in names if k in request.headers}
+    headers["Accept"] = "application/json"  # routes made for browsers answer JSON too
     environ = EnvironBuilder(app, path=path, method="GET" if body is None else "POST",
-                             json=body, headers=headers,
+                             json=body, headers=headers, query_string=query,
                              base_url=request.host_url,
                              environ_base={"REMOTE_ADDR": request.remote_addr or ""}
                              ).get_environ()
@@ -144,16 +150,21 @@ def _internal(path: str, body: dict[str, Any] | None, forward_auth: bool = False
     if cookies:
         request.environ.setdefault(SET_COOKIE_KEY, []).extend(cookies)
     raw = answer.get_data()
+    if text and answer.status_code < 400:
+        return answer.status_code, raw.decode("utf-8")
     return answer.status_code, json.loads(raw) if raw.strip() else None
 
 
-def relay(path: str, body: dict[str, Any], forward_auth: bool = False) -> Any:
-    """POST ``body`` to ``path`` as the current client (with its ``Authorization`` when
-    ``forward_auth``); the answer's data, or its error."""
-    status, payload = _internal(path, body, forward_auth)
+def relay(path: str, body: dict[str, Any] | None, forward_auth: bool = False, *,
+          query: dict[str, str] | None = None, text: bool = False) -> Any:
+    """POST ``body`` (GET without one) to ``path`` as the current client (with its
+    ``Authorization`` when ``forward_auth``); the answer's data, or its error."""
+    status, payload = _internal(path, body, forward_auth, query=query, text=text)
     if status >= 400:
         errors = (payload or {}).get("errors") or [{"message": "Request failed"}]
         raise RelayedError(status, errors[0])
+    if text:
+        return payload
     return payload.get("data") if isinstance(payload, dict) else None
 
 
@@ -209,6 +220,64 @@ def _tfa_enable(_root: Any, _info: GraphQLResolveInfo, otp: str, secret: str) ->
 def _tfa_disable(_root: Any, _info: GraphQLResolveInfo, otp: str) -> bool:
     relay("/users/me/tfa/disable", {"otp": otp}, forward_auth=True)
     return True
+
+
+def _invite(_root: Any, _info: GraphQLResolveInfo, email: str, role: str,
+            invite_url: str | None = None) -> bool:
+    body = {"email": email, "role": role}
+    if invite_url is not None:
+        body["invite_url"] = invite_url
+    relay("/users/invite", body, forward_auth=True)
+    return True
+
+
+def _invite_accept(_root: Any, _info: GraphQLResolveInfo, token: str, password: str) -> bool:
+    relay("/users/invite/accept", {"token": token, "password": password})
+    return True
+
+
+def _register(_root: Any, _info: GraphQLResolveInfo, email: str, password: str,
+              **optional: Any) -> bool:
+    relay("/users/register", {"email": email, "password": password,
+                              **{k: v for k, v in optional.items() if v is not None}})
+    return True
+
+
+def _register_verify(_root: Any, _info: GraphQLResolveInfo, token: str) -> bool:
+    relay("/users/register/verify-email", None, query={"token": token})
+    return True
+
+
+def _utils_sort(_root: Any, _info: GraphQLResolveInfo, collection: str, item: Any,
+                to: Any) -> bool:
+    relay(f"/utils/sort/{quote(collection, safe='')}", {"item": item, "to": to},
+          forward_auth=True)
+    return True
+
+
+def _utils_revert(_root: Any, _info: GraphQLResolveInfo, revision: Any) -> bool:
+    relay(f"/utils/revert/{quote(str(revision), safe='')}", {}, forward_auth=True)
+    return True
+
+
+def onboarding_mutations() -> dict[str, GraphQLField]:
+    """Directus's ``users_invite*``, ``users_register*``, ``utils_sort`` and
+    ``utils_revert``, each one internal request to its REST route as the caller."""
+    return {
+        "users_invite": GraphQLField(GraphQLBoolean, args=_args(
+            email=_NN_S, role=_NN_S, invite_url=_S), resolve=_invite),
+        "users_invite_accept": GraphQLField(GraphQLBoolean, args=_args(
+            token=_NN_S, password=_NN_S), resolve=_invite_accept),
+        "users_register": GraphQLField(GraphQLBoolean, args=_args(
+            email=_NN_S, password=_NN_S, verification_url=_S, first_name=_S, last_name=_S),
+            resolve=_register),
+        "users_register_verify": GraphQLField(GraphQLBoolean, args=_args(token=_NN_S),
+                                              resolve=_register_verify),
+        "utils_sort": GraphQLField(GraphQLBoolean, args=_args(
+            collection=_NN_S, item=_NN_ID, to=_NN_ID), resolve=_utils_sort),
+        "utils_revert": GraphQLField(GraphQLBoolean, args=_args(revision=_NN_ID),
+                                     resolve=_utils_revert),
+    }
 
 
 def tfa_mutations() -> dict[str, GraphQLField]:
@@ -333,6 +402,20 @@ def _policies_me_globals(_root: Any, info: GraphQLResolveInfo) -> Any:
     return {"app_access": acc.app, "admin_access": acc.admin, "enforce_tfa": acc.enforce_tfa}
 
 
+def _specs_oas(_root: Any, _info: GraphQLResolveInfo) -> Any:
+    """``GET /server/specs/oas``: the caller's OpenAPI document."""
+    status, doc = _internal("/server/specs/oas", None, forward_auth=True)
+    if status >= 400:
+        raise RelayedError(status, ((doc or {}).get("errors") or [{}])[0])
+    return doc
+
+
+def _specs_graphql(_root: Any, _info: GraphQLResolveInfo, scope: str | None = None) -> Any:
+    """``GET /server/specs/graphql/<scope>``: the caller's SDL."""
+    return relay(f"/server/specs/graphql/{scope or 'items'}", None, forward_auth=True,
+                 text=True)
+
+
 def _permissions_me(_root: Any, info: GraphQLResolveInfo) -> Any:
     """``GET /permissions/me``: per collection and action, what the caller may do."""
     c = _ctx(info)
@@ -363,6 +446,9 @@ def query_fields() -> dict[str, GraphQLField]:
         "policies_me_globals": GraphQLField(GraphQLNonNull(POLICY_GLOBALS),
                                             resolve=_policies_me_globals),
         "permissions_me": GraphQLField(GraphQLJSON, resolve=_permissions_me),
+        "server_specs_oas": GraphQLField(GraphQLJSON, resolve=_specs_oas),
+        "server_specs_graphql": GraphQLField(_S, args=_args(scope=SDL_SCOPE),
+                                             resolve=_specs_graphql),
         "collections_by_name": _named(COLLECTION, _collections_by_name, name=_NN_S),
         "fields_in_collection": _named(many_fields, _fields_in_collection,
                                        collection=_NN_S),
@@ -405,6 +491,7 @@ def mutation_fields(builder: Any = None) -> dict[str, GraphQLField]:
         **users_me_mutation(builder),
         **auth_mutations(),
         **tfa_mutations(),
+        **onboarding_mutations(),
         "utils_random_string": GraphQLField(_S, args={"length": GraphQLArgument(GraphQLInt)},
                                             resolve=_random_string),
         "utils_hash_generate": GraphQLField(_S, args={"string": GraphQLArgument(_NN_S)},
