@@ -315,7 +315,8 @@ def test_utils_sort_revert_and_specs(make_app, admin_headers):
         return [r["title"] for r in client.get("/items/tasks?sort=sort&fields=title",
                                                headers=admin_headers).get_json()["data"]]
 
-    sort = "mutation ($c: String!, $i: ID!, $t: ID!) { utils_sort(collection: $c, item: $i, to: $t) }"
+    sort = ("mutation ($c: String!, $i: ID!, $t: ID!) "
+            "{ utils_sort(collection: $c, item: $i, to: $t) }")
     assert _gql(client, sort, {"c": "tasks", "i": "4", "t": "2"}, admin_headers)[1] == \
         {"data": {"utils_sort": True}}
     assert order() == ["t1", "t4", "t2", "t3"]
