@@ -165,3 +165,37 @@ def test_schema_changes_outside_transom_are_picked_up(make_app, admin_headers):
         assert resp.get_json() == {"data": [{"id": 1, "body": "hi"}]}
     finally:
         cms.close()
+
+
+def test_a_failing_schema_check_logs_its_traceback_once(make_app, caplog, monkeypatch):
+    """An outage logs one traceback, then a line per poll at debug, then "recovered"."""
+    import logging
+    import time
+
+    app = make_app({"SCHEMA_REFRESH_INTERVAL": "0.05"})
+    cms = app.extensions["transom"]
+    calls = {"n": 0}
+
+    def check() -> None:
+        calls["n"] += 1
+        if calls["n"] <= 4:
+            raise RuntimeError("database away")
+
+    monkeypatch.setattr(cms, "check_catalogue", check)
+    with caplog.at_level(logging.DEBUG, logger="transom"):
+        cms.watch_schema()
+        try:
+            deadline = time.monotonic() + 10
+            while calls["n"] < 6 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            cms.close()
+    records = [r for r in caplog.records if "schema check" in r.getMessage()]
+    tracebacks = [r for r in records if r.exc_info]
+    assert calls["n"] >= 6 and len(tracebacks) == 1
+    assert tracebacks[0].levelno == logging.WARNING
+    assert [r.getMessage() for r in records if r.levelno == logging.DEBUG] == \
+        ["schema check still failing: database away"] * 3
+    assert [r.getMessage() for r in records if r.levelno == logging.INFO] == \
+        ["schema check recovered"]
+

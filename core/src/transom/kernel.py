@@ -497,14 +497,24 @@ class Transom:
 
         def loop() -> None:
             last = time.monotonic()
+            failing = False
             while not stop.wait(tick):
                 try:
                     self.messenger.sync()
                     if interval > 0 and time.monotonic() - last >= interval:
                         last = time.monotonic()
                         self.check_catalogue()
-                except Exception:  # noqa: BLE001 - a failed poll must not kill the worker
-                    log.warning("schema check failed", exc_info=True)
+                except Exception as exc:  # noqa: BLE001 - a failed poll must not kill it
+                    # the traceback once per outage, then one line per failed poll
+                    if failing:
+                        log.debug("schema check still failing: %s", exc)
+                    else:
+                        log.warning("schema check failed", exc_info=True)
+                    failing = True
+                    continue
+                if failing:
+                    failing = False
+                    log.info("schema check recovered")
 
         self._watcher = threading.Thread(target=loop, name="transom-schema-watch",
                                          daemon=True)
