@@ -275,7 +275,10 @@ class _Server:
 def bootstrap() -> None:
     """Create or migrate the system tables and the first admin (idempotent)."""
     app = _make_app()
-    _print_bootstrap(_bootstrap(app))
+    try:
+        _print_bootstrap(_bootstrap(app))
+    finally:
+        app.extensions["transom"].close()
     click.echo("bootstrap complete")
 
 
@@ -359,6 +362,7 @@ def plugins_cmd(as_json: bool) -> None:
     app = _make_app()
     cms = app.extensions["transom"]
     items = [p.to_dict() for p in cms.plugins.values()]
+    cms.close()
     if as_json:
         click.echo(json.dumps(items, indent=2))
         return
@@ -372,6 +376,7 @@ def plugins_cmd(as_json: bool) -> None:
 def settings_cmd() -> None:
     """List every declared setting, its value (secrets hidden) and meaning."""
     app = _make_app()
+    app.extensions["transom"].close()  # only its declared settings are read
     cfg = app.extensions["transom"].config
     for name, setting in sorted(cfg.declared().items()):
         value = cfg.get(name)
@@ -389,7 +394,10 @@ def schema() -> None:
 def schema_refresh() -> None:
     """Re-read the database's schema and print what Transom sees."""
     app = _make_app()
-    snap = app.extensions["transom"].refresh_schema()
+    try:
+        snap = app.extensions["transom"].refresh_schema()
+    finally:
+        app.extensions["transom"].close()
     user = [c for c in snap.collections.values() if not c.is_system]
     click.echo(f"schema {snap.version}: {len(snap.collections)} collections "
                f"({len(user)} user), {len(snap.relations)} relations")
