@@ -156,14 +156,17 @@ def _internal(path: str, body: dict[str, Any] | None, forward_auth: bool = False
 
 
 def relay(path: str, body: dict[str, Any] | None, forward_auth: bool = False, *,
-          query: dict[str, str] | None = None, text: bool = False) -> Any:
+          query: dict[str, str] | None = None, answer: str = "data") -> Any:
     """POST ``body`` (GET without one) to ``path`` as the current client (with its
-    ``Authorization`` when ``forward_auth``); the answer's data, or its error."""
-    status, payload = _internal(path, body, forward_auth, query=query, text=text)
+    ``Authorization`` when ``forward_auth``); the route's error, or its answer: the
+    envelope's ``data`` (``answer="data"``), the whole JSON document (``"document"``) or
+    the body as text (``"text"``)."""
+    status, payload = _internal(path, body, forward_auth, query=query,
+                                text=answer == "text")
     if status >= 400:
         errors = (payload or {}).get("errors") or [{"message": "Request failed"}]
         raise RelayedError(status, errors[0])
-    if text:
+    if answer != "data":
         return payload
     return payload.get("data") if isinstance(payload, dict) else None
 
@@ -193,54 +196,18 @@ def _logout(_root: Any, _info: GraphQLResolveInfo, refresh_token: str | None = N
     return True
 
 
-def _password_request(_root: Any, _info: GraphQLResolveInfo, email: str,
-                      reset_url: str | None = None) -> bool:
-    body: dict[str, Any] = {"email": email}
-    if reset_url is not None:
-        body["reset_url"] = reset_url
-    relay("/auth/password/request", body)
-    return True
-
-
-def _password_reset(_root: Any, _info: GraphQLResolveInfo, token: str, password: str) -> bool:
-    relay("/auth/password/reset", {"token": token, "password": password})
-    return True
+def _acknowledged(path: str, forward_auth: bool = False) -> Callable[..., bool]:
+    """A mutation answering ``true`` once the POST of its given arguments to ``path``
+    succeeded (the route's error otherwise)."""
+    def resolve(_root: Any, _info: GraphQLResolveInfo, **args: Any) -> bool:
+        relay(path, {k: v for k, v in args.items() if v is not None}, forward_auth)
+        return True
+    return resolve
 
 
 def _tfa_generate(_root: Any, _info: GraphQLResolveInfo, password: str | None = None) -> Any:
     body = {} if password is None else {"password": password}
     return relay("/users/me/tfa/generate", body, forward_auth=True)
-
-
-def _tfa_enable(_root: Any, _info: GraphQLResolveInfo, otp: str, secret: str) -> bool:
-    relay("/users/me/tfa/enable", {"otp": otp, "secret": secret}, forward_auth=True)
-    return True
-
-
-def _tfa_disable(_root: Any, _info: GraphQLResolveInfo, otp: str) -> bool:
-    relay("/users/me/tfa/disable", {"otp": otp}, forward_auth=True)
-    return True
-
-
-def _invite(_root: Any, _info: GraphQLResolveInfo, email: str, role: str,
-            invite_url: str | None = None) -> bool:
-    body = {"email": email, "role": role}
-    if invite_url is not None:
-        body["invite_url"] = invite_url
-    relay("/users/invite", body, forward_auth=True)
-    return True
-
-
-def _invite_accept(_root: Any, _info: GraphQLResolveInfo, token: str, password: str) -> bool:
-    relay("/users/invite/accept", {"token": token, "password": password})
-    return True
-
-
-def _register(_root: Any, _info: GraphQLResolveInfo, email: str, password: str,
-              **optional: Any) -> bool:
-    relay("/users/register", {"email": email, "password": password,
-                              **{k: v for k, v in optional.items() if v is not None}})
-    return True
 
 
 def _register_verify(_root: Any, _info: GraphQLResolveInfo, token: str) -> bool:
@@ -265,12 +232,13 @@ def onboarding_mutations() -> dict[str, GraphQLField]:
     ``utils_revert``, each one internal request to its REST route as the caller."""
     return {
         "users_invite": GraphQLField(GraphQLBoolean, args=_args(
-            email=_NN_S, role=_NN_S, invite_url=_S), resolve=_invite),
+            email=_NN_S, role=_NN_S, invite_url=_S),
+            resolve=_acknowledged("/users/invite", forward_auth=True)),
         "users_invite_accept": GraphQLField(GraphQLBoolean, args=_args(
-            token=_NN_S, password=_NN_S), resolve=_invite_accept),
+            token=_NN_S, password=_NN_S), resolve=_acknowledged("/users/invite/accept")),
         "users_register": GraphQLField(GraphQLBoolean, args=_args(
             email=_NN_S, password=_NN_S, verification_url=_S, first_name=_S, last_name=_S),
-            resolve=_register),
+            resolve=_acknowledged("/users/register")),
         "users_register_verify": GraphQLField(GraphQLBoolean, args=_args(token=_NN_S),
                                               resolve=_register_verify),
         "utils_sort": GraphQLField(GraphQLBoolean, args=_args(
@@ -289,9 +257,10 @@ def tfa_mutations() -> dict[str, GraphQLField]:
         "users_me_tfa_generate": GraphQLField(TFA_SECRET, args=_args(password=_S),
                                               resolve=_tfa_generate),
         "users_me_tfa_enable": GraphQLField(GraphQLBoolean, args=_args(
-            otp=_NN_S, secret=_NN_S), resolve=_tfa_enable),
+            otp=_NN_S, secret=_NN_S),
+            resolve=_acknowledged("/users/me/tfa/enable", forward_auth=True)),
         "users_me_tfa_disable": GraphQLField(GraphQLBoolean, args=_args(otp=_NN_S),
-                                             resolve=_tfa_disable),
+            resolve=_acknowledged("/users/me/tfa/disable", forward_auth=True)),
     }
 
 
@@ -309,9 +278,9 @@ def auth_mutations() -> dict[str, GraphQLField]:
         "auth_logout": GraphQLField(GraphQLBoolean, args=_args(
             refresh_token=_S, mode=AUTH_MODE), resolve=_logout),
         "auth_password_request": GraphQLField(GraphQLBoolean, args=_args(
-            email=_NN_S, reset_url=_S), resolve=_password_request),
+            email=_NN_S, reset_url=_S), resolve=_acknowledged("/auth/password/request")),
         "auth_password_reset": GraphQLField(GraphQLBoolean, args=_args(
-            token=_NN_S, password=_NN_S), resolve=_password_reset),
+            token=_NN_S, password=_NN_S), resolve=_acknowledged("/auth/password/reset")),
     }
 
 
@@ -404,16 +373,13 @@ def _policies_me_globals(_root: Any, info: GraphQLResolveInfo) -> Any:
 
 def _specs_oas(_root: Any, _info: GraphQLResolveInfo) -> Any:
     """``GET /server/specs/oas``: the caller's OpenAPI document."""
-    status, doc = _internal("/server/specs/oas", None, forward_auth=True)
-    if status >= 400:
-        raise RelayedError(status, ((doc or {}).get("errors") or [{}])[0])
-    return doc
+    return relay("/server/specs/oas", None, forward_auth=True, answer="document")
 
 
 def _specs_graphql(_root: Any, _info: GraphQLResolveInfo, scope: str | None = None) -> Any:
     """``GET /server/specs/graphql/<scope>``: the caller's SDL."""
     return relay(f"/server/specs/graphql/{scope or 'items'}", None, forward_auth=True,
-                 text=True)
+                 answer="text")
 
 
 def _permissions_me(_root: Any, info: GraphQLResolveInfo) -> Any:
